@@ -1,0 +1,67 @@
+import { withSpread, type Denoiser } from "../core/denoiser.js";
+import type { Rng } from "../core/rng.js";
+import type { RSchedule } from "../core/sampler.js";
+import type { NoiseSchedule } from "../core/schedule.js";
+import { itemSize, tensor, type Tensor } from "../core/tensor.js";
+import { ddimR, type GaussianProcess } from "../processes/gaussian.js";
+
+/**
+ * The published Gaussian samplers as settings of the one sampler
+ * (DESIGN.md section 3): each is a choice of r and of how x0_hat is drawn.
+ */
+export type GaussianPreset =
+  | { name: "ddpm" }
+  | { name: "ddim"; eta: number }
+  | { name: "analytic-dpm"; sbar: (t: number) => number };
+
+export function applyPreset(process: GaussianProcess, preset: GaussianPreset, denoiser: Denoiser): { r: RSchedule; denoiser: Denoiser } {
+  const meanOnly: Denoiser = { mean: denoiser.mean, sample: (xt, t, rng) => (denoiser.mean ? denoiser.mean(xt, t) : denoiser.sample(xt, t, rng)) };
+  switch (preset.name) {
+    case "ddpm":
+      return { r: ddimR(process.schedule, 1), denoiser: meanOnly };
+    case "ddim":
+      return { r: ddimR(process.schedule, preset.eta), denoiser: meanOnly };
+    case "analytic-dpm":
+      // Bao et al. 2022 with the DDPM variance family: x0_hat ~ N(G(x_t), sbar_t^2).
+      return { r: ddimR(process.schedule, 1), denoiser: withSpread(denoiser, preset.sbar) };
+  }
+}
+
+/**
+ * Analytic-DPM's optimal spread of q(x0 | x_t):
+ * sbar_t^2 = (b_t^2 / a_t^2) (1 - E||eps_hat(x_t)||^2 / d), with
+ * eps_hat = (x_t - a_t E[x0 | x_t]) / b_t, estimated over `data` at each time
+ * of `times`. Returns a lookup that refuses times it did not estimate.
+ */
+export async function estimateSbar(
+  schedule: NoiseSchedule,
+  mean: (xt: Tensor, t: number) => Promise<Tensor> | Tensor,
+  data: Tensor,
+  times: readonly number[],
+  rng: Rng,
+): Promise<{ sbar: (t: number) => number; table: Map<number, number> }> {
+  const table = new Map<number, number>();
+  const d = itemSize(data);
+  const n = data.shape[0];
+  for (const t of times) {
+    if (t <= 0) continue;
+    const a = schedule.a(t), b = schedule.b(t);
+    const xt = new Float32Array(data.data.length);
+    for (let i = 0; i < xt.length; i++) xt[i] = a * data.data[i] + b * rng.normal();
+    const m = await mean(tensor(data.shape, xt), t);
+    let sq = 0;
+    for (let i = 0; i < xt.length; i++) {
+      const e = (xt[i] - a * m.data[i]) / b;
+      sq += e * e;
+    }
+    const ratio = Math.min(1, Math.max(0, 1 - sq / (n * d)));
+    table.set(t, Math.sqrt((b * b) / (a * a) * ratio));
+  }
+  const sbar = (t: number) => {
+    if (t <= 0) return 0;
+    const v = table.get(t);
+    if (v === undefined) throw new Error(`analytic-dpm: sbar was not estimated at t = ${t}; estimate it on the sampling grid`);
+    return v;
+  };
+  return { sbar, table };
+}

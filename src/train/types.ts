@@ -1,0 +1,38 @@
+import type { Array as JArray } from "@jax-js/jax";
+import type { Tensor } from "../core/tensor.js";
+
+/**
+ * Shared contracts between processes, networks and training. Everything on
+ * the host is a Tensor; only a Network sees jax-js arrays.
+ */
+
+/** Network weights: a flat name -> array map (what a safetensors file holds). */
+export type Params = Record<string, JArray>;
+
+/**
+ * A time-conditioned network. `apply` follows jax-js ownership: it consumes
+ * every argument (callers pass `tree.ref(params)` to keep the weights).
+ * x: [B, ...item] float32 (token ids as float32 values), t: [B] float32.
+ */
+export interface Network {
+  readonly name: string;
+  /** JSON-serialisable hyper-parameters, saved in the checkpoint so it can be rebuilt. */
+  readonly config: Record<string, unknown>;
+  init(seed: number): Params;
+  apply(params: Params, x: JArray, t: JArray): JArray;
+}
+
+export type LossKind = "mse" | "l1" | "ce";
+
+/**
+ * How a process's batch becomes a regression / classification problem:
+ * the weighted -log q(x0 | x_t) of DESIGN.md section 1.
+ * - mse / l1: the network output has the target's shape.
+ * - ce: target holds token ids [B, ...], the output logits [B, ..., V].
+ * `weight` (same shape as target for mse/l1, as the ids for ce) carries w(t)
+ * and, for ce, which positions count (usually the destroyed ones).
+ */
+export interface Objective<X = Tensor, E = Tensor> {
+  readonly loss: LossKind;
+  target(x0: X, xt: X, t: Float32Array, eps: E): { target: Tensor; weight?: Tensor };
+}
