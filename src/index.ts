@@ -9,3 +9,6 @@ export * from "./processes/gaussian.js";
 export * from "./samplers/presets.js";
 export * from "./oracles/mixture.js";
 export * from "./metrics/energy.js";
+
+export { uniformKernel, uniformNoise } from "./processes/kernels.js";
+export * from "./train/types.js";
