@@ -1,0 +1,390 @@
+import { jit, numpy as np, tree, valueAndGrad, type Array as JArray } from "@jax-js/jax";
+import type { Process } from "../core/process.js";
+import { Rng } from "../core/rng.js";
+import { gatherBatch, tensor, type Tensor } from "../core/tensor.js";
+import { adamInit, adamScalars, adamUpdate, defaultAdam, emaUpdate, type AdamConfig } from "./adam.js";
+import {
+  checkpointExists,
+  checkpointPath,
+  decodeState,
+  encodeState,
+  fromParams,
+  loadCheckpoint,
+  saveCheckpoint,
+  toParams,
+  type CheckpointConfig,
+} from "./checkpoint.js";
+import { weightedLoss } from "./loss.js";
+import type { Network, Objective, Params } from "./types.js";
+
+/**
+ * Generic training, DESIGN.md section 1: for ANY process and network,
+ *   L = E_{x0, t, eps} [ w(t) * -log q_theta(x0 | F_t(x0, eps), t) ].
+ *
+ * Every step, on the host: draw a mini-batch of x0 rows (epoch shuffling
+ * with a seeded Rng), t ~ the t distribution, eps = process.noise,
+ * x_t = process.forward(x0, t, eps), and the objective's target/weight. Then
+ * ONE jitted step (forward + grad + Adam + EMA) runs in jax-js and the loss
+ * is read back (which also keeps memory flat).
+ */
+
+/** How t is drawn for each training example. */
+export type TimeSampler =
+  /** Continuous: U(0, 1] (never exactly 0); discrete-time process: uniform on k/T, k = 1..T. */
+  | "uniform"
+  /** Your own: return n times in (0, 1]. */
+  | ((n: number, rng: Rng) => Float32Array);
+
+export interface TrainProgress {
+  /** Steps completed so far (1-based after the first step). */
+  step: number;
+  steps: number;
+  /** Loss of this step's mini-batch. */
+  loss: number;
+  /** Mean loss over the last up-to-100 steps (smoother, for display). */
+  avgLoss: number;
+  /** Steps per second, measured over this run (not counting resumed steps). */
+  stepsPerSec: number;
+  /** Seconds left at the current speed. */
+  etaSec: number;
+}
+
+export interface TrainOptions<E = Tensor> {
+  process: Process<Tensor, E>;
+  network: Network;
+  objective: Objective<Tensor, E>;
+  /** Training data: x0 rows, shape [N, ...item] (token ids as float values). */
+  data: Tensor;
+  /** Total number of optimizer steps (a resumed run continues up to this). */
+  steps: number;
+  batchSize: number;
+  /** Adam learning rate (default 1e-3). */
+  lr?: number;
+  /** Linear warm-up of the learning rate over this many steps (default 0). */
+  warmup?: number;
+  /** Adam hyper-parameters (defaults 0.9, 0.999, 1e-8). */
+  beta1?: number;
+  beta2?: number;
+  eps?: number;
+  /** Decay of the EMA of the weights (default 0.999; 0 keeps a copy of the latest weights). */
+  emaDecay?: number;
+  /** Seeds weights init, data order, t and noise. */
+  seed: number;
+  /** t distribution (default "uniform"). */
+  time?: TimeSampler;
+  /** Checkpoint folder; when set, a checkpoint is written every `checkpointEvery` steps and at the end. */
+  outDir?: string;
+  /** Checkpoint cadence in steps (default: only at the end). */
+  checkpointEvery?: number;
+  /**
+   * Continue from the checkpoint in `outDir` (true) or in the given folder.
+   * The final weights equal those of an uninterrupted run with the same
+   * options (same seed): the Rng states, data order, Adam step and EMA are restored.
+   * With `true` and no checkpoint present, training starts from scratch.
+   */
+  resume?: boolean | string;
+  /** Called after every step. */
+  onProgress?: (p: TrainProgress) => void;
+  /** JSON-serialisable description saved in config.json (process, objective, data...). */
+  metadata?: Record<string, unknown>;
+  /** Stop (without error) after this wall-clock time in seconds; a checkpoint is written if outDir is set. */
+  maxSeconds?: number;
+}
+
+export interface TrainResult {
+  network: Network;
+  /** Latest weights (the caller owns them: dispose with tree.dispose when done). */
+  params: Params;
+  /** EMA of the weights: usually the better model to sample from. */
+  ema: Params;
+  /** Loss of every step, from step 1 (including the steps before a resume). */
+  losses: number[];
+  /** Steps completed. */
+  step: number;
+  /** Folder of the final checkpoint, when outDir was set. */
+  checkpoint?: string;
+}
+
+/**
+ * Train `network` to denoise `process` on `data` (see TrainOptions).
+ * Throws, naming the step and the value, if a loss or a weight becomes
+ * NaN/Inf; the last good checkpoint is left untouched.
+ */
+export async function train<E = Tensor>(opts: TrainOptions<E>): Promise<TrainResult> {
+  const o = checkOptions(opts);
+  const { process, network, objective, data } = opts;
+  const N = data.shape[0];
+  const adam: AdamConfig = { beta1: o.beta1, beta2: o.beta2, eps: o.eps };
+  const drawTimes = timeSampler(o.time, process);
+
+  // Random streams: the first block of Rng(seed) is what network.init(seed)
+  // uses; data order and noise/t take the next two independent blocks.
+  const base = new Rng(o.seed);
+  base.fork();
+  let dataRng = base.fork();
+  let noiseRng = base.fork();
+
+  let params: Params;
+  let ema: Params;
+  let m: Params;
+  let v: Params;
+  let step = 0;
+  let losses: number[] = [];
+  let epochStart = dataRng.state();
+  let order = dataRng.permutation(N);
+  let cursor = 0;
+
+  const resumeFrom = o.resume === true ? (o.outDir ? checkpointPath(o.outDir) : undefined) : o.resume || undefined;
+  if (o.resume === true && !o.outDir) throw new Error("train: resume = true needs outDir (or give the checkpoint folder as resume)");
+  if (resumeFrom !== undefined && (o.resume !== true || checkpointExists(resumeFrom))) {
+    const ck = loadCheckpoint(resumeFrom);
+    checkResumable(ck.config, opts, o, N);
+    if (Object.keys(ck.adamM).length === 0) throw new Error(`train: checkpoint ${ck.dir} has no Adam moments (an exported model?), cannot resume`);
+    params = toParams(ck.params);
+    ema = toParams(Object.keys(ck.ema).length ? ck.ema : ck.params);
+    m = toParams(ck.adamM);
+    v = toParams(ck.adamV);
+    step = ck.config.step;
+    losses = [...ck.config.losses];
+    noiseRng = Rng.fromState(decodeState(ck.config.rng.noise));
+    epochStart = decodeState(ck.config.rng.dataEpochStart);
+    dataRng = Rng.fromState(epochStart);
+    order = dataRng.permutation(N);
+    cursor = ck.config.rng.dataCursor;
+  } else {
+    params = network.init(o.seed);
+    ema = tree.map((p: JArray) => p.ref.add(0), params) as Params;
+    ({ m, v } = adamInit(params));
+  }
+
+  function nextBatch(): Uint32Array {
+    const idx = new Uint32Array(o.batchSize);
+    for (let i = 0; i < idx.length; i++) {
+      if (cursor === N) {
+        epochStart = dataRng.state();
+        order = dataRng.permutation(N);
+        cursor = 0;
+      }
+      idx[i] = order[cursor++];
+    }
+    return idx;
+  }
+
+  // forward + grad + Adam + EMA, compiled once (shapes are fixed by batchSize).
+  const lossOf = (q: Params, xt: JArray, t: JArray, y: JArray, w: JArray) => weightedLoss(objective.loss, network.apply(q, xt, t), y, w);
+  const jstep = jit(
+    (p: Params, m: Params, v: Params, ema: Params, xt: JArray, t: JArray, y: JArray, w: JArray, lr: JArray, c1: JArray, c2: JArray, decay: JArray) => {
+      const [loss, grads] = valueAndGrad(lossOf)(tree.ref(p), xt, t, y, w);
+      const up = adamUpdate(adam, p, grads as Params, m, v, lr, c1, c2);
+      const ema2 = emaUpdate(ema, tree.ref(up.params), decay);
+      return [up.params, up.m, up.v, ema2, loss] as [Params, Params, Params, Params, JArray];
+    },
+  );
+
+  const ckptDir = o.outDir ? checkpointPath(o.outDir) : undefined;
+  let savedStep = resumeFrom !== undefined ? step : -1;
+  const save = async () => {
+    if (!ckptDir) return;
+    const weights = {
+      params: await fromParams(params),
+      ema: await fromParams(ema),
+      adamM: await fromParams(m),
+      adamV: await fromParams(v),
+    };
+    // Never overwrite a good checkpoint with weights that already went bad.
+    for (const [name, group] of Object.entries(weights)) {
+      for (const [k, t] of Object.entries(group)) {
+        const bad = t.data.findIndex((x) => !Number.isFinite(x));
+        if (bad >= 0) {
+          throw new Error(
+            `train: weight ${name}.${k}[${bad}] = ${t.data[bad]} after step ${step}; not saving it` +
+              (savedStep >= 0 ? ` (the checkpoint of step ${savedStep} in ${ckptDir} is intact)` : "") +
+              `. Lower the learning rate (now ${o.lr}) or check the data.`,
+          );
+        }
+      }
+    }
+    const config: CheckpointConfig = {
+      format: "udm-checkpoint",
+      version: 1,
+      network: { name: network.name, config: network.config },
+      process: process.name,
+      objective: { loss: objective.loss, ...((objective as { description?: Record<string, unknown> }).description ?? {}) },
+      step,
+      seed: o.seed,
+      training: {
+        steps: o.steps,
+        batchSize: o.batchSize,
+        lr: o.lr,
+        warmup: o.warmup,
+        emaDecay: o.emaDecay,
+        adam,
+        time: typeof o.time === "string" ? o.time : "custom",
+        dataRows: N,
+      },
+      rng: { noise: encodeState(noiseRng.state()), dataEpochStart: encodeState(epochStart), dataCursor: cursor },
+      losses,
+      metadata: opts.metadata ?? {},
+      savedAt: new Date().toISOString(),
+    };
+    saveCheckpoint(ckptDir, config, weights);
+    savedStep = step;
+  };
+
+  const startStep = step;
+  const t0 = performance.now();
+  let lastSaved = step;
+  try {
+    while (step < o.steps) {
+      const k = step + 1;
+      const x0 = gatherBatch(data, nextBatch());
+      const t = drawTimes(o.batchSize, noiseRng);
+      const eps = process.noise(x0.shape, noiseRng);
+      const xt = process.forward(x0, t, eps);
+      const { target, weight } = objective.target(x0, xt, t, eps);
+      const w = weight ?? tensor(target.shape, new Float32Array(target.data.length).fill(1));
+      const lrK = o.warmup > 0 ? (o.lr * Math.min(1, k / o.warmup)) : o.lr;
+      const [lr, c1, c2] = adamScalars(adam, lrK, k);
+      const out = jstep(params, m, v, ema, arr(xt), arr(tensor([t.length], t)), arr(target), arr(w), lr, c1, c2, o.emaDecay);
+      [params, m, v, ema] = out;
+      // Reading the loss back every step also keeps jax-js memory flat.
+      const loss = (await out[4].data())[0];
+      if (!Number.isFinite(loss)) {
+        throw new Error(
+          `train: loss is ${loss} at step ${k} (lr ${lrK}); stopping without saving these weights` +
+            (savedStep >= 0 ? ` (the checkpoint of step ${savedStep} in ${ckptDir} is intact)` : "") +
+            `. Lower the learning rate or check the data for NaN/Inf.`,
+        );
+      }
+      step = k;
+      losses.push(loss);
+      const elapsed = (performance.now() - t0) / 1000;
+      const rate = (step - startStep) / Math.max(elapsed, 1e-9);
+      if (opts.onProgress) {
+        const tail = losses.slice(-100);
+        opts.onProgress({
+          step,
+          steps: o.steps,
+          loss,
+          avgLoss: tail.reduce((a, b) => a + b, 0) / tail.length,
+          stepsPerSec: rate,
+          etaSec: (o.steps - step) / rate,
+        });
+      }
+      if (o.checkpointEvery > 0 && step % o.checkpointEvery === 0 && step < o.steps) {
+        await save();
+        lastSaved = step;
+      }
+      if (o.maxSeconds !== undefined && elapsed >= o.maxSeconds) break;
+    }
+    if (lastSaved !== step || savedStep < 0) await save();
+  } catch (e) {
+    tree.dispose([params, m, v, ema]);
+    jstep.dispose();
+    throw e;
+  }
+  tree.dispose([m, v]);
+  jstep.dispose();
+  return { network, params, ema, losses, step, checkpoint: ckptDir };
+}
+
+const arr = (x: Tensor): JArray => np.array(x.data).reshape([...x.shape]);
+
+interface Resolved {
+  steps: number;
+  batchSize: number;
+  lr: number;
+  warmup: number;
+  beta1: number;
+  beta2: number;
+  eps: number;
+  emaDecay: number;
+  seed: number;
+  time: TimeSampler;
+  outDir?: string;
+  checkpointEvery: number;
+  resume: boolean | string;
+  maxSeconds?: number;
+}
+
+function checkOptions<E>(opts: TrainOptions<E>): Resolved {
+  const fail = (field: string, value: unknown, want: string): never => {
+    throw new Error(`train: option ${field} must be ${want}, got ${typeof value === "function" ? "a function" : JSON.stringify(value)}`);
+  };
+  const int = (field: string, v: unknown, min: number) => {
+    if (!(Number.isInteger(v) && (v as number) >= min)) fail(field, v, `an integer >= ${min}`);
+    return v as number;
+  };
+  const num = (field: string, v: unknown, ok: (x: number) => boolean, want: string) => {
+    if (!(typeof v === "number" && ok(v))) fail(field, v, want);
+    return v as number;
+  };
+  if (!opts.process || typeof opts.process.forward !== "function") fail("process", opts.process, "a Process");
+  if (!opts.network || typeof opts.network.apply !== "function") fail("network", opts.network, "a Network");
+  if (!opts.objective || typeof opts.objective.target !== "function") fail("objective", opts.objective, "an Objective");
+  const d = opts.data;
+  if (!d || !(d.data instanceof Float32Array) || !Array.isArray(d.shape) || d.shape.length < 1 || d.shape[0] < 1) {
+    fail("data", d && { shape: d.shape }, "a Tensor with at least one row");
+  }
+  const bad = d.data.findIndex((x) => !Number.isFinite(x));
+  if (bad >= 0) throw new Error(`train: data has a non-finite value ${d.data[bad]} at flat index ${bad} (row ${Math.floor(bad / (d.data.length / d.shape[0]))})`);
+  const time = opts.time ?? "uniform";
+  if (time !== "uniform" && typeof time !== "function") fail("time", time, `"uniform" or a function (n, rng) => Float32Array`);
+  return {
+    steps: int("steps", opts.steps, 1),
+    batchSize: int("batchSize", opts.batchSize, 1),
+    lr: num("lr", opts.lr ?? 1e-3, (x) => x > 0 && Number.isFinite(x), "a positive finite number"),
+    warmup: int("warmup", opts.warmup ?? 0, 0),
+    beta1: num("beta1", opts.beta1 ?? defaultAdam.beta1, (x) => x >= 0 && x < 1, "in [0, 1)"),
+    beta2: num("beta2", opts.beta2 ?? defaultAdam.beta2, (x) => x >= 0 && x < 1, "in [0, 1)"),
+    eps: num("eps", opts.eps ?? defaultAdam.eps, (x) => x > 0, "positive"),
+    emaDecay: num("emaDecay", opts.emaDecay ?? 0.999, (x) => x >= 0 && x < 1, "in [0, 1)"),
+    seed: int("seed", opts.seed, 0),
+    time,
+    outDir: opts.outDir,
+    checkpointEvery: int("checkpointEvery", opts.checkpointEvery ?? 0, 0),
+    resume: opts.resume ?? false,
+    maxSeconds: opts.maxSeconds === undefined ? undefined : num("maxSeconds", opts.maxSeconds, (x) => x > 0, "positive"),
+  };
+}
+
+/** The t distribution: U(0, 1] continuous, or uniform on k/T (k = 1..T) for a discrete-time process. */
+export function timeSampler(time: TimeSampler, process: Pick<Process<any, any>, "time">): (n: number, rng: Rng) => Float32Array {
+  if (typeof time === "function") {
+    return (n, rng) => {
+      const t = time(n, rng);
+      if (!(t instanceof Float32Array) || t.length !== n) throw new Error(`train: the time function must return a Float32Array of ${n} times`);
+      for (const x of t) if (!(x >= 0 && x <= 1)) throw new Error(`train: the time function returned t = ${x}, outside [0, 1]`);
+      return t;
+    };
+  }
+  const dom = process.time;
+  if (dom.kind === "discrete") {
+    const T = dom.steps;
+    return (n, rng) => {
+      const t = new Float32Array(n);
+      for (let i = 0; i < n; i++) t[i] = (1 + rng.int(T)) / T;
+      return t;
+    };
+  }
+  // 1 - U[0, 1) lies in (0, 1]: t = 0 carries no noise and nothing to learn.
+  return (n, rng) => {
+    const t = new Float32Array(n);
+    for (let i = 0; i < n; i++) t[i] = 1 - rng.uniform();
+    return t;
+  };
+}
+
+function checkResumable<E>(c: CheckpointConfig, opts: TrainOptions<E>, o: Resolved, N: number): void {
+  const where = "train: cannot resume:";
+  if (c.network.name !== opts.network.name || JSON.stringify(c.network.config) !== JSON.stringify(opts.network.config)) {
+    throw new Error(`${where} the checkpoint holds network ${c.network.name} ${JSON.stringify(c.network.config)}, this run asks for ${opts.network.name} ${JSON.stringify(opts.network.config)}`);
+  }
+  const same: [string, unknown, unknown][] = [
+    ["seed", c.seed, o.seed],
+    ["batchSize", c.training.batchSize, o.batchSize],
+    ["data rows", c.training.dataRows, N],
+  ];
+  for (const [k, a, b] of same) if (a !== b) throw new Error(`${where} the checkpoint has ${k} ${a}, this run ${b}`);
+  if (c.step > o.steps) throw new Error(`${where} the checkpoint is at step ${c.step}, beyond the requested ${o.steps} steps`);
+}
