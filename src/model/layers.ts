@@ -1,4 +1,4 @@
-import { numpy as np, nn, type Array as JArray } from "@jax-js/jax";
+import { numpy as np, type Array as JArray } from "@jax-js/jax";
 import { Rng } from "../core/rng.js";
 import type { Params } from "../train/types.js";
 
@@ -64,7 +64,14 @@ export function dense(p: ParamTaker, name: string, x: JArray): JArray {
   return lead.length === 1 ? y : y.reshape([...lead, fanOut]);
 }
 
-export const silu = (x: JArray): JArray => nn.silu(x);
+/**
+ * SiLU, x * sigmoid(x), with sigmoid = (1 + tanh(x / 2)) / 2. jax-js's
+ * nn.silu uses 1 / (1 + exp(-x)), whose gradient is 0 * Inf = NaN once
+ * x < -88 (float32 exp overflows): one outlier pre-activation then turns every
+ * weight into NaN (seen at step 3399 of an 8-gaussians run). tanh is computed
+ * from exp(-2|x|) and stays finite everywhere.
+ */
+export const silu = (x: JArray): JArray => x.ref.mul(np.tanh(x.mul(0.5)).add(1).mul(0.5));
 
 /** Count the scalar weights of a params map. */
 export function paramCount(params: Params): number {
