@@ -1,0 +1,225 @@
+/**
+ * The CLI's registry: names the user types (`--data moons`, `--process
+ * gaussian`, `--network mlp`) mapped to builders. Commands only ever talk to
+ * these interfaces, so a new data set, process or network needs no change
+ * to the command code.
+ *
+ * HOW TO ADD AN ENTRY
+ *   1. Write a module under src/cli/entries/ that calls registerData,
+ *      registerProcess or registerNetwork at import time (see points.ts,
+ *      gaussian.ts, mlp.ts there for complete examples).
+ *   2. Add one `import "./your-module.js";` line to src/cli/entries/index.ts.
+ * Options: an entry lists its flags (`flags`) and a zod object (`options`)
+ * whose keys are the flags in camelCase, with defaults. The commands add the
+ * flags to their help, read them from the command line or a --config file,
+ * and hand the entry only its own options, already checked. The options are
+ * saved in the checkpoint, so `udm sample` rebuilds exactly what was trained.
+ */
+import type { z } from "zod";
+import type { Denoiser } from "../core/denoiser.js";
+import type { Process } from "../core/process.js";
+import type { Rng } from "../core/rng.js";
+import type { RSchedule } from "../core/sampler.js";
+import type { Tensor } from "../core/tensor.js";
+import type { Network, Objective, Params } from "../train/types.js";
+import type { Canvas } from "../viz/canvas.js";
+import type { Snapshot } from "../viz/trajectory.js";
+import { UsageError } from "./options.js";
+
+/** Real vectors, images [C, H, W] (or [H, W]), or token ids stored as float values. */
+export type DataKind = "points" | "image" | "tokens";
+
+/** A flag as shown in help: `key` is the option name in camelCase (and in config files). */
+export interface FlagSpec {
+  key: string;
+  /** commander syntax, e.g. "--schedule <name>" */
+  flag: string;
+  description: string;
+}
+
+// ---------------------------------------------------------------- data
+
+export interface DataRequest {
+  /** The text after the colon for entries that take one (`csv:<path>`). */
+  arg?: string;
+  /** Training rows wanted (entries with a fixed size may ignore it). */
+  n: number;
+  /** Held-out rows wanted (for eval and Analytic-DPM). */
+  heldOut: number;
+  seed: number;
+}
+
+export interface DataSet {
+  kind: DataKind;
+  /** What the user typed, for titles: "moons", "csv:points.csv". */
+  name: string;
+  /** x0 rows [N, ...item]. */
+  train: Tensor;
+  /** Rows never trained on, [M, ...item]. */
+  heldOut: Tensor;
+  /** Token data: ids are 0 .. vocab-1. */
+  vocab?: number;
+  /** Samples beside the data (points default: scatter plots; images: a grid; tokens: omit). */
+  picture?(samples: Tensor, title: string): Canvas;
+  /** x_t along the sampling run. */
+  trajectory?(snapshots: readonly Snapshot[]): Canvas;
+  /**
+   * Write samples in the data's own format into `dir` (points default:
+   * samples.csv; other kinds default to samples.json); returns the files written.
+   */
+  writeSamples?(samples: Tensor, dir: string): string[];
+  /** Extra quality scores of samples, printed by `udm eval` (images: classifier Frechet distance, class entropy). */
+  metrics?(samples: Tensor): Promise<Record<string, number>> | Record<string, number>;
+}
+
+export interface DataEntry {
+  /** "moons", or "csv" for an entry typed as csv:<path>. */
+  name: string;
+  /** Name of the argument after the colon ("path"); absent when the entry takes none. */
+  arg?: string;
+  kind: DataKind;
+  description: string;
+  load(req: DataRequest): DataSet | Promise<DataSet>;
+}
+
+// ---------------------------------------------------------------- processes
+
+/** What a network must output for this process and data. */
+export type NetworkOutput = { kind: "same" } | { kind: "logits"; vocab: number };
+
+export interface SamplerRequest {
+  /** --preset, when given (one of ProcessSetup.presets). */
+  preset?: string;
+  /** --eta (DDIM), when given. */
+  eta?: number;
+  /** --r, when given: the kernel knob of the generic sampler. */
+  r?: number;
+  /** The decreasing sampling grid. */
+  grid: readonly number[];
+  /** Held-out data, for presets that estimate something (Analytic-DPM). */
+  heldOut: Tensor;
+  rng: Rng;
+}
+
+export interface ProcessSetup {
+  process: Process<Tensor, any>;
+  objective: Objective<Tensor, any>;
+  output: NetworkOutput;
+  /** A trained network as q(x0 | x_t). */
+  denoiser(network: Network, params: Params): Denoiser & { dispose?(): void };
+  /** Names accepted by --preset (the first is the default); none: only --r. */
+  presets?: readonly string[];
+  /**
+   * The sampler's r and denoiser for a request. Without it the generic
+   * setting is used: r = --r (default 0) and the denoiser as is.
+   */
+  sampler?(req: SamplerRequest, denoiser: Denoiser): Promise<{ r: RSchedule; denoiser: Denoiser; label: string }>;
+  /** Where sampling starts (default: process.prior). Blur, for example, starts from F_1 of data. */
+  start?(n: number, rng: Rng, data: DataSet): Tensor;
+  /**
+   * Negative log-likelihood of held-out rows under the trained model, where
+   * the process has one (Gaussian: through the probability-flow ODE).
+   */
+  nll?(denoiser: Denoiser, data: Tensor, seed: number): Promise<NllResult>;
+  /** Optional: a network made for this process (default: the --network entry for the data kind). */
+  network?(spec: NetworkSpec): Network;
+  /** Map the sampler's x_0 to data (pixel masking drops its mask channel); default: as is. */
+  finish?(samples: Tensor): Tensor;
+}
+
+export interface NllResult {
+  /** Nats per example, and its standard error. */
+  nll: number;
+  nllStderr: number;
+  bitsPerDim: number;
+  bitsPerDimStderr: number;
+  /** How it was computed, for the report ("PF-ODE, RK45, exact trace"). */
+  method: string;
+}
+
+export interface ProcessEntry<O extends Record<string, unknown> = any> {
+  name: string;
+  description: string;
+  kinds: readonly DataKind[];
+  flags: readonly FlagSpec[];
+  options: z.ZodObject;
+  build(options: O, data: DataSet): ProcessSetup;
+}
+
+// ---------------------------------------------------------------- networks
+
+export interface NetworkSpec {
+  kind: DataKind;
+  /** Shape of one item (e.g. [2], [1, 28, 28], [64]). */
+  itemShape: readonly number[];
+  output: NetworkOutput;
+  /** Input vocabulary for token data (including any [MASK] id the process adds). */
+  vocab?: number;
+}
+
+export interface NetworkEntry<O extends Record<string, unknown> = any> {
+  name: string;
+  description: string;
+  /** Data kinds it handles; the first entry registered for a kind is its default. */
+  kinds: readonly DataKind[];
+  flags: readonly FlagSpec[];
+  options: z.ZodObject;
+  build(options: O, spec: NetworkSpec): Network;
+}
+
+// ---------------------------------------------------------------- the maps
+
+const dataEntries = new Map<string, DataEntry>();
+const processEntries = new Map<string, ProcessEntry>();
+const networkEntries = new Map<string, NetworkEntry>();
+
+function register<T extends { name: string }>(map: Map<string, T>, what: string, e: T): void {
+  if (!/^[a-z0-9][a-z0-9-]*$/.test(e.name)) throw new Error(`registry: ${what} name "${e.name}" must be lower-case letters, digits and dashes`);
+  if (map.has(e.name)) throw new Error(`registry: ${what} "${e.name}" is registered twice`);
+  map.set(e.name, e);
+}
+
+export const registerData = (e: DataEntry): void => register(dataEntries, "data set", e);
+export const registerProcess = (e: ProcessEntry): void => register(processEntries, "process", e);
+export const registerNetwork = (e: NetworkEntry): void => register(networkEntries, "network", e);
+
+export const dataNames = (): string[] => [...dataEntries.values()].map((e) => (e.arg ? `${e.name}:<${e.arg}>` : e.name));
+export const processNames = (): string[] => [...processEntries.keys()];
+export const networkNames = (): string[] => [...networkEntries.keys()];
+export const allProcesses = (): ProcessEntry[] => [...processEntries.values()];
+export const allNetworks = (): NetworkEntry[] => [...networkEntries.values()];
+
+/** Resolve what the user typed for --data ("moons", "csv:my.csv"). */
+export function findData(spec: string, field = "--data"): { entry: DataEntry; arg?: string } {
+  const colon = spec.indexOf(":");
+  const name = colon < 0 ? spec : spec.slice(0, colon);
+  const arg = colon < 0 ? undefined : spec.slice(colon + 1);
+  const entry = dataEntries.get(name);
+  if (!entry) throw new UsageError(`${field} must be one of ${dataNames().join(", ")}, got ${JSON.stringify(spec)}`);
+  if (entry.arg && !arg) throw new UsageError(`${field} ${name} needs its ${entry.arg}: write ${name}:<${entry.arg}>, got ${JSON.stringify(spec)}`);
+  if (!entry.arg && arg !== undefined) throw new UsageError(`${field} ${name} takes no argument after a colon, got ${JSON.stringify(spec)}`);
+  return { entry, arg };
+}
+
+export function findProcess(name: string, kind: DataKind, field = "--process"): ProcessEntry {
+  const entry = processEntries.get(name);
+  if (!entry) throw new UsageError(`${field} must be one of ${processNames().join(", ")}, got ${JSON.stringify(name)}`);
+  if (!entry.kinds.includes(kind)) {
+    const fits = allProcesses().filter((p) => p.kinds.includes(kind)).map((p) => p.name);
+    throw new UsageError(`${field} ${name} does not apply to ${kind} data (processes for ${kind}: ${fits.join(", ") || "none"})`);
+  }
+  return entry;
+}
+
+/** The --network entry, or the default network for the data kind. */
+export function findNetwork(name: string | undefined, kind: DataKind, field = "--network"): NetworkEntry {
+  if (name === undefined) {
+    const entry = allNetworks().find((n) => n.kinds.includes(kind));
+    if (!entry) throw new UsageError(`no network is registered for ${kind} data`);
+    return entry;
+  }
+  const entry = networkEntries.get(name);
+  if (!entry) throw new UsageError(`${field} must be one of ${networkNames().join(", ")}, got ${JSON.stringify(name)}`);
+  if (!entry.kinds.includes(kind)) throw new UsageError(`${field} ${name} does not handle ${kind} data (it handles ${entry.kinds.join(", ")})`);
+  return entry;
+}
