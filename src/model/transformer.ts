@@ -1,0 +1,143 @@
+import { nn, numpy as np, type Array as JArray } from "@jax-js/jax";
+import { Rng } from "../core/rng.js";
+import type { Network, Params } from "../train/types.js";
+import { dense, initDense, ParamTaker, silu } from "./layers.js";
+import { timeEmbedding } from "./time-embedding.js";
+
+export interface TransformerConfig {
+  /** Output classes V (the data tokens; [MASK] is never predicted). */
+  vocab: number;
+  /** Input ids 0..inputVocab-1 (V + 1 when [MASK] = V can appear; default vocab + 1). */
+  inputVocab?: number;
+  /** Sequence length L (learned position embeddings). */
+  length: number;
+  /** Model width (default 128). */
+  dim?: number;
+  /** Attention heads (default 4; must divide dim). */
+  heads?: number;
+  /** Transformer blocks (default 4). */
+  layers?: number;
+  /** Hidden width of each block's MLP, as a multiple of dim (default 4). */
+  mlpRatio?: number;
+  /** Sinusoidal time-embedding size (default 64). */
+  timeDim?: number;
+  /**
+   * Neighbour embeddings: position i also adds E_d[x_{i+d}] for
+   * 0 < |d| <= window (a fixed convolution over tokens; default 0 = off).
+   * Gives the model n-gram features from step one, which attention alone
+   * learns only after a plateau.
+   */
+  window?: number;
+}
+
+/**
+ * A small bidirectional (encoder-only) Transformer for categorical
+ * q(x0 | x_t, t), as in MDLM / SEDD's DiT but with additive time
+ * conditioning:
+ *   h = E_tok[x_t,i] + sum_{0<|d|<=window} E_d[x_t,i+d] + E_pos[i] + W_t2 silu(W_t1 emb(t))
+ *   h = h + Attn(LN(h));  h = h + MLP(LN(h))          (pre-norm blocks, no causal mask)
+ *   logits = W_out LN(h)                               [B, L, V], W_out zero-initialised
+ * Ids arrive as float32 values (the host-side Tensor convention).
+ */
+export function transformer(config: TransformerConfig): Network {
+  const V = config.vocab;
+  const Vin = config.inputVocab ?? V + 1;
+  const L = config.length;
+  const D = config.dim ?? 128;
+  const H = config.heads ?? 4;
+  const layers = config.layers ?? 4;
+  const ratio = config.mlpRatio ?? 4;
+  const timeDim = config.timeDim ?? 64;
+  const window = config.window ?? 0;
+  if (!(Number.isInteger(window) && window >= 0 && window < L)) throw new Error(`transformer: window must be an integer in 0..${L - 1}, got ${window}`);
+  const offsets = Array.from({ length: 2 * window }, (_, j) => (j < window ? j - window : j - window + 1));
+  for (const [k, v] of Object.entries({ vocab: V, inputVocab: Vin, length: L, dim: D, heads: H, mlpRatio: ratio, timeDim })) {
+    if (!(Number.isInteger(v) && v > 0)) throw new Error(`transformer: ${k} must be a positive integer, got ${v}`);
+  }
+  if (!(Number.isInteger(layers) && layers >= 0)) throw new Error(`transformer: layers must be a non-negative integer, got ${layers}`);
+  if (D % H !== 0) throw new Error(`transformer: heads (${H}) must divide dim (${D})`);
+  if (Vin < V) throw new Error(`transformer: inputVocab (${Vin}) must be at least vocab (${V})`);
+  const Dh = D / H;
+
+  const layerNorm = (p: ParamTaker, name: string, x: JArray): JArray => {
+    const mu = x.ref.mean(-1, { keepdims: true });
+    const c = x.sub(mu);
+    const v = np.square(c.ref).mean(-1, { keepdims: true });
+    return c.div(np.sqrt(v.add(1e-5))).mul(p.take(`${name}.g`)).add(p.take(`${name}.b`));
+  };
+
+  return {
+    name: "transformer",
+    config: { vocab: V, inputVocab: Vin, length: L, dim: D, heads: H, layers, mlpRatio: ratio, timeDim, window },
+    init(seed: number): Params {
+      const rng = new Rng(seed);
+      const p: Params = {};
+      const table = (rows: number, scale: number) => np.array(Float32Array.from({ length: rows * D }, () => scale * rng.normal())).reshape([rows, D]);
+      p["tok.emb"] = table(Vin, 1);
+      p["pos.emb"] = table(L, 0.5);
+      if (offsets.length > 0) p["near.emb"] = table(offsets.length * Vin, 1);
+      initDense(p, "time1", rng, timeDim, D);
+      initDense(p, "time2", rng, D, D);
+      const ln = (name: string) => {
+        p[`${name}.g`] = np.ones([D]);
+        p[`${name}.b`] = np.zeros([D]);
+      };
+      for (let k = 0; k < layers; k++) {
+        ln(`block${k}.ln1`);
+        for (const w of ["q", "k", "v"]) initDense(p, `block${k}.${w}`, rng, D, D);
+        // Residual branches start small so the stack starts near the identity.
+        initDense(p, `block${k}.o`, rng, D, D, 1 / Math.sqrt(2 * Math.max(1, layers)));
+        ln(`block${k}.ln2`);
+        initDense(p, `block${k}.mlp1`, rng, D, ratio * D);
+        initDense(p, `block${k}.mlp2`, rng, ratio * D, D, 1 / Math.sqrt(2 * Math.max(1, layers)));
+      }
+      ln("final.ln");
+      initDense(p, "out", rng, D, V, 0);
+      return p;
+    },
+    apply(params: Params, x: JArray, t: JArray): JArray {
+      const p = new ParamTaker(params);
+      const [B, len] = x.shape;
+      if (x.shape.length !== 2 || len !== L) {
+        x.dispose();
+        t.dispose();
+        p.finish();
+        throw new Error(`transformer: input must be ids [B, ${L}], got [${x.shape.join(", ")}]`);
+      }
+      const onehot3 = nn.oneHot(x.astype(np.int32), Vin); // [B, L, Vin]
+      let h: JArray;
+      if (offsets.length === 0) h = np.matmul(onehot3.reshape([B * L, Vin]), p.take("tok.emb")).reshape([B, L, D]);
+      else {
+        // [onehot(x_i), onehot(x_{i+d}) for each d] @ [E_tok; E_near]: one matmul.
+        const parts = [onehot3.ref];
+        for (const d of offsets) {
+          const zeros = np.zeros([B, Math.abs(d), Vin]);
+          parts.push(d > 0 ? np.concatenate([onehot3.ref.slice([], [d]), zeros], 1) : np.concatenate([zeros, onehot3.ref.slice([], [0, L + d])], 1));
+        }
+        onehot3.dispose();
+        const table = np.concatenate([p.take("tok.emb"), p.take("near.emb")], 0);
+        h = np.matmul(np.concatenate(parts, 2).reshape([B * L, (1 + offsets.length) * Vin]), table).reshape([B, L, D]);
+      }
+      h = h.add(p.take("pos.emb").reshape([1, L, D]));
+      const temb = dense(p, "time2", silu(dense(p, "time1", timeEmbedding(t, timeDim))));
+      h = h.add(temb.reshape([B, 1, D]));
+      for (let k = 0; k < layers; k++) {
+        const a = layerNorm(p, `block${k}.ln1`, h.ref);
+        // [B, L, D] -> [B, H, L, Dh]. (nn.dotProductAttention uses einsum, which
+        // needs Node 22's iterator helpers, so attention is spelled out.)
+        const heads = (w: string, z: JArray) => dense(p, `block${k}.${w}`, z).reshape([B, L, H, Dh]).transpose([0, 2, 1, 3]);
+        const q = heads("q", a.ref);
+        const kT = heads("k", a.ref).transpose([0, 1, 3, 2]);
+        const v = heads("v", a);
+        const weights = nn.softmax(np.matmul(q, kT).mul(1 / Math.sqrt(Dh)), -1);
+        const att = np.matmul(weights, v).transpose([0, 2, 1, 3]).reshape([B, L, D]);
+        h = h.add(dense(p, `block${k}.o`, att));
+        const m = dense(p, `block${k}.mlp2`, nn.gelu(dense(p, `block${k}.mlp1`, layerNorm(p, `block${k}.ln2`, h.ref))));
+        h = h.add(m);
+      }
+      const logits = dense(p, "out", layerNorm(p, "final.ln", h));
+      p.finish();
+      return logits;
+    },
+  };
+}
