@@ -5,12 +5,15 @@ import { writeFileAtomic } from "../viz/files.js";
 import { addFlags, checkPreset, sampleFlags, sampleSchema, toSampleRequest } from "./common.js";
 import { UsageError, bool, check, choice, readOptions, rejectUnknown, text } from "./options.js";
 import { disposeModel, drawSamples, loadModel } from "./pipeline.js";
+import { textInfill } from "./entries/text.js";
+import { infillDenoiser } from "../text/infill.js";
 
 const schema = sampleSchema.extend({
   checkpoint: text("a checkpoint folder"),
   out: text().optional(),
   format: choice(["auto", "csv", "json"]).default("auto"),
   trajectory: bool().default(false),
+  infill: text("a template such as \"Emma was ____ and\"").optional(),
 });
 
 /** `udm sample`: draw samples from a checkpoint with a sampler preset; writes samples + pictures. */
@@ -21,7 +24,8 @@ export function sampleCommand(): Command {
     .option("--checkpoint <dir>", "checkpoint folder, or the run folder holding it (required)")
     .option("--out <dir>", "output folder (default: RUN/samples-PRESET next to the checkpoint)")
     .option("--format <kind>", "samples file: auto (the data's own: CSV for points), csv or json (default auto)")
-    .option("--trajectory", "also draw x_t along the sampling run (trajectory.png)");
+    .option("--trajectory", "also draw x_t along the sampling run (trajectory.png)")
+    .option("--infill <template>", "text models: keep these characters fixed, _ marks each unknown one (e.g. \"Emma was ____ and\")");
   addFlags(cmd, sampleFlags);
   return cmd.action(async (flags: Record<string, unknown>) => {
     const raw = readOptions(flags, flags.config as string | undefined);
@@ -31,6 +35,11 @@ export function sampleCommand(): Command {
     try {
       checkPreset(o.preset, model.setup.presets, model.spec.process.name);
       if (o.format === "csv" && model.data.kind !== "points") throw new UsageError(`--format csv needs points data, this model's data is ${model.data.kind}`);
+      // Infilling only wraps the denoiser: the sampler and the process are unchanged (src/text/infill.ts).
+      if (o.infill !== undefined) {
+        const base = model.denoiser;
+        model.denoiser = Object.assign(infillDenoiser(base, textInfill(model.data, o.infill)), { dispose: () => base.dispose?.() });
+      }
       const res = await drawSamples(model, toSampleRequest(o, o.trajectory));
       const out = o.out ?? join(model.runDir, `samples-${slug(o.preset ?? (o.r !== undefined ? `r${o.r}` : model.setup.presets?.[0] ?? "r0"))}`);
       const files = writeSamples(model.data, res.samples, out, o.format);

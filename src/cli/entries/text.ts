@@ -73,7 +73,11 @@ registerData({
 export function textInfill(data: DataSet, template: string): Tensor {
   const chars = (data as Partial<TextDataSet>).chars;
   if (data.kind !== "tokens" || !chars) throw new UsageError(`--infill needs a text model, this model's data is ${data.name}`);
-  return parseTemplate(template, data.train.shape[1], (s) => encode(s, { chars }, "--infill"));
+  try {
+    return parseTemplate(template, data.train.shape[1], (s) => encode(s, { chars }, "--infill"));
+  } catch (e) {
+    throw new UsageError(`--infill: ${(e as Error).message.replace(/^infill: /, "")}`);
+  }
 }
 
 const scheduleNames = ["linear", "cosine", "log-linear"] as const;
