@@ -1,0 +1,65 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { Rng } from "../src/core/rng.js";
+import { sliceBatch, tensor } from "../src/core/tensor.js";
+import { fashionMnist, mnist } from "../src/data/mnist.js";
+import { accuracy, classEntropy, frechetDistance, loadClassifier, meanCov, sampleQuality, sqrtPsd, symmetricEigen } from "../src/images/classifier.js";
+import { blurProcess } from "../src/processes/blur.js";
+
+test("symmetric Jacobi eigen-decomposition and PSD square root are exact on known matrices", () => {
+  // [[2, 1], [1, 2]] has eigenvalues 1 and 3.
+  const { values } = symmetricEigen(Float64Array.from([2, 1, 1, 2]), 2);
+  assert.deepEqual([...values].sort().map((v) => +v.toFixed(12)), [1, 3]);
+  // sqrt(A)^2 = A for a random SPD A = M M^T + I.
+  const rng = new Rng(1), d = 6;
+  const M = Float64Array.from({ length: d * d }, () => rng.normal());
+  const A = new Float64Array(d * d);
+  for (let i = 0; i < d; i++) for (let j = 0; j < d; j++) {
+    for (let k = 0; k < d; k++) A[i * d + j] += M[i * d + k] * M[j * d + k];
+    if (i === j) A[i * d + j] += 1;
+  }
+  const R = sqrtPsd(A, d);
+  for (let i = 0; i < d; i++) for (let j = 0; j < d; j++) {
+    let s = 0;
+    for (let k = 0; k < d; k++) s += R[i * d + k] * R[k * d + j];
+    assert.ok(Math.abs(s - A[i * d + j]) < 1e-9);
+  }
+});
+
+test("Frechet distance matches the closed form for diagonal covariances, and the class entropy is exact", () => {
+  // Diagonal: FD = |mu1 - mu2|^2 + sum (s1 - s2)^2 with s the standard deviations.
+  const mu1 = Float64Array.from([0, 1, 2]), mu2 = Float64Array.from([1, 1, 0]);
+  const s1 = [1, 2, 3], s2 = [2, 2, 0.5];
+  const diag = (s: number[]) => Float64Array.from({ length: 9 }, (_, k) => (k % 4 === 0 ? s[k / 4] ** 2 : 0));
+  const expected = 1 + 0 + 4 + (1 + 0 + 2.5 ** 2);
+  assert.ok(Math.abs(frechetDistance(mu1, diag(s1), mu2, diag(s2)) - expected) < 1e-9);
+  assert.equal(frechetDistance(mu1, diag(s1), mu1, diag(s1)), 0);
+  assert.ok(Math.abs(classEntropy([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]) - Math.log(10)) < 1e-12);
+  assert.equal(classEntropy([3, 3, 3]), 0);
+  assert.ok(Math.abs(classEntropy([0, 0, 1, 1]) - Math.log(2)) < 1e-12);
+  const { mean, cov } = meanCov([Float64Array.from([1, 0]), Float64Array.from([3, 2])]);
+  assert.deepEqual([...mean], [2, 1]);
+  assert.deepEqual([...cov], [2, 2, 2, 2]);
+});
+
+test("the committed classifiers are accurate, and the metric ranks real images far above blurred or noise images", async () => {
+  const test = mnist({ split: "test", limit: 1000 });
+  const clf = loadClassifier("mnist");
+  assert.ok(accuracy(clf, sliceBatch(test.images, 0, 500), test.labels.subarray(0, 500)) > 0.93);
+  const fm = fashionMnist({ split: "test", limit: 500 });
+  assert.ok(accuracy(loadClassifier("fashion"), fm.images, fm.labels) > 0.8);
+
+  const ref = sliceBatch(test.images, 500, 1000);
+  const real = await sampleQuality(clf, sliceBatch(test.images, 0, 300), ref);
+  const trainReal = await sampleQuality(clf, mnist({ limit: 300 }).images, ref);
+  const blurred = await sampleQuality(clf, blurProcess().blur(sliceBatch(test.images, 0, 300), 0.35), ref);
+  const rng = new Rng(2);
+  const noise = await sampleQuality(clf, tensor([300, 1, 28, 28], Float32Array.from({ length: 300 * 784 }, () => Math.max(-1, Math.min(1, rng.normal())))), ref);
+  // One repeated digit: low class entropy.
+  const one = await sampleQuality(clf, tensor([300, 1, 28, 28], Float32Array.from({ length: 300 * 784 }, (_, k) => test.images.data[k % 784])), ref);
+  assert.ok(real.frechet < 0.25 * blurred.frechet, `real ${real.frechet} vs blurred ${blurred.frechet}`);
+  assert.ok(trainReal.frechet < 0.25 * blurred.frechet);
+  assert.ok(real.frechet < 0.1 * noise.frechet, `real ${real.frechet} vs noise ${noise.frechet}`);
+  assert.ok(real.entropy > 2.1 && one.entropy === 0);
+  assert.throws(() => loadClassifier("nope"), /no weights for "nope"/);
+});

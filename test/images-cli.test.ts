@@ -1,0 +1,36 @@
+import assert from "node:assert/strict";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { test } from "node:test";
+import { main } from "../src/cli/main.js";
+import { mnist } from "../src/data/mnist.js";
+import { decodePng } from "../src/viz/canvas.js";
+
+test("udm show draws the forward process: column t = 0 is the data, t = 1 of blur is flat", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "udm-show-"));
+  const log = console.log;
+  console.log = () => {};
+  try {
+    assert.equal(await main(["show", "--data", "mnist", "--process", "blur", "-n", "2", "--columns", "3", "--train-rows", "10", "--out", dir]), 0);
+    const png = decodePng(readFileSync(join(dir, "forward.png")));
+    // Layout of imageColumns (scale 3, gap 2): title 18 px, labels 16 px, then rows of 28 * 3 + 2.
+    const x0 = mnist({ limit: 2 }).images;
+    const colW = Math.max(84, "t=0.00".length * 8) + 4;
+    const grey = (x: number, y: number) => png.data[4 * (y * png.width + x)];
+    const top = 10 + 8 + 10 + 6 + 0;
+    for (const [i, j] of [[5, 14], [14, 14], [20, 8]]) {
+      // Image 1, pixel (i, j) in column 0 (t = 0): the data, as a byte.
+      const want = Math.round(((x0.data[784 + i * 28 + j] + 1) / 2) * 255);
+      const px = 2 + (colW - 84) / 2 + j * 3 + 1, py = top + 86 + i * 3 + 1;
+      assert.ok(Math.abs(grey(px, py) - want) <= 1, `pixel (${i}, ${j}): ${grey(px, py)} vs ${want}`);
+    }
+    // Column 2 (t = 1): blur keeps only the mean, so the image is flat (up to sigma = 1e-3 noise).
+    const vals = new Set<number>();
+    for (let i = 0; i < 28; i += 3) for (let j = 0; j < 28; j += 3) vals.add(grey(2 + 2 * (colW + 2) + (colW - 84) / 2 + j * 3 + 1, top + i * 3 + 1));
+    assert.ok(Math.max(...vals) - Math.min(...vals) <= 1, `t = 1 values ${[...vals]}`);
+  } finally {
+    console.log = log;
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
