@@ -34,3 +34,26 @@ test("udm show draws the forward process: column t = 0 is the data, t = 1 of blu
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test("udm train/sample/eval on mnist with --process mask (pixel masking): samples drop the mask channel, eval reports the classifier scores", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "udm-imgcli-"));
+  const logs: string[] = [];
+  const log = console.log;
+  console.log = (...a: unknown[]) => void logs.push(a.join(" "));
+  try {
+    const run = join(dir, "run");
+    assert.equal(await main(["train", "--data", "mnist", "--process", "mask", "--train-rows", "64", "--held-out", "32", "--steps", "2", "--batch-size", "4", "--channels", "4,8", "--attention", "false", "--quiet", "--out", run]), 0);
+    assert.equal(await main(["sample", "--checkpoint", run, "-n", "3", "--steps", "4", "--r", "0", "--format", "json", "--out", join(dir, "s")]), 0);
+    const s = JSON.parse(readFileSync(join(dir, "s", "samples.json"), "utf8")) as { shape: number[] };
+    assert.deepEqual(s.shape, [3, 1, 28, 28]);
+    logs.length = 0;
+    assert.equal(await main(["eval", "--checkpoint", run, "-n", "8", "--steps", "4", "--r", "0", "--json"]), 0);
+    const report = JSON.parse(logs[logs.length - 1]) as Record<string, number>;
+    assert.ok(Number.isFinite(report.classifierFrechet) && report.classifierFrechet > 0, JSON.stringify(report));
+    assert.ok(Number.isFinite(report.classEntropy), JSON.stringify(report));
+    assert.ok(Number.isFinite(report.energyDistance), JSON.stringify(report));
+  } finally {
+    console.log = log;
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

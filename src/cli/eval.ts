@@ -35,7 +35,9 @@ export function evalCommand(): Command {
       checkPreset(o.preset, model.setup.presets, model.spec.process.name);
       if (o.nll && !model.setup.nll) throw new UsageError(`--nll: process ${model.spec.process.name} has no likelihood`);
       const res = await drawSamples(model, toSampleRequest(o));
-      const score = scoreSamples(res.samples, model.data);
+      // Energy distance between token ids measures nothing: text is scored by --nll (bits per character).
+      const score = model.data.kind === "tokens" ? undefined : scoreSamples(res.samples, model.data);
+      const extra = (await model.data.metrics?.(res.samples)) ?? {};
       const report = {
         checkpoint: model.dir,
         data: model.data.name,
@@ -44,14 +46,16 @@ export function evalCommand(): Command {
         sampler: res.label,
         steps: o.steps,
         grid: o.grid,
-        samples: score.n,
-        energyDistance: score.energy,
-        energyDistanceFloor: score.floor,
+        samples: res.samples.shape[0],
+        energyDistance: score?.energy ?? null,
+        energyDistanceFloor: score?.floor ?? null,
+        ...extra,
         sampleSeconds: res.seconds,
       };
       if (!o.json) {
         console.log(`${model.data.name}, ${model.spec.process.name}, step ${model.config.step}: ${res.label}, ${o.steps} ${o.grid} steps`);
-        console.log(`energy distance to held-out data: ${score.energy.toPrecision(4)} (n = ${score.n}; training rows vs held-out: ${score.floor.toPrecision(4)})`);
+        if (score) console.log(`energy distance to held-out data: ${score.energy.toPrecision(4)} (n = ${score.n}; training rows vs held-out: ${score.floor.toPrecision(4)})`);
+        for (const [k, v] of Object.entries(extra)) console.log(`${k}: ${v.toPrecision(4)}`);
       }
       if (o.nll) {
         const rows = sliceBatch(model.data.heldOut, 0, Math.min(o.nllRows, model.data.heldOut.shape[0]));

@@ -204,7 +204,9 @@ export async function drawSamples(m: Model, req: SampleRequest): Promise<SampleR
     shape: [req.n, ...m.data.train.shape.slice(1)],
     onStep: recorder?.onStep,
   });
-  return { samples, label, grid, snapshots: recorder?.snapshots, seconds: (performance.now() - t0) / 1000 };
+  // A process may carry extra channels in x (pixel masking's mask channel): drop them from the result.
+  const out = m.setup.finish ? m.setup.finish(samples) : samples;
+  return { samples: out, label, grid, snapshots: recorder?.snapshots, seconds: (performance.now() - t0) / 1000 };
 }
 
 /**

@@ -139,6 +139,11 @@ export interface NllResult {
 
 export interface ProcessEntry<O extends Record<string, unknown> = any> {
   name: string;
+  /**
+   * Other names this entry answers to for its own data kinds, when the entry
+   * of that name handles other kinds ("mask" on images is "pixel-mask").
+   */
+  aliases?: readonly string[];
   description: string;
   kinds: readonly DataKind[];
   flags: readonly FlagSpec[];
@@ -202,7 +207,9 @@ export function findData(spec: string, field = "--data"): { entry: DataEntry; ar
 }
 
 export function findProcess(name: string, kind: DataKind, field = "--process"): ProcessEntry {
-  const entry = processEntries.get(name);
+  const alias = allProcesses().find((p) => p.kinds.includes(kind) && p.aliases?.includes(name));
+  const named = processEntries.get(name);
+  const entry = named && named.kinds.includes(kind) ? named : alias ?? named;
   if (!entry) throw new UsageError(`${field} must be one of ${processNames().join(", ")}, got ${JSON.stringify(name)}`);
   if (!entry.kinds.includes(kind)) {
     const fits = allProcesses().filter((p) => p.kinds.includes(kind)).map((p) => p.name);

@@ -105,7 +105,8 @@ blurEntry("heat", "heat dissipation in the DCT basis + sigma noise (Rissanen et 
 
 registerProcess({
   name: "pixel-mask",
-  description: "pixel masking of images (the token \"mask\" process is for text): pixels (or --patch square patches) hidden with probability m(t); the net sees image + mask channel",
+  aliases: ["mask"],
+  description: "pixel masking of images (also --process mask on image data): pixels (or --patch square patches) hidden with probability m(t); the net sees image + mask channel",
   kinds: ["image"],
   flags: [
     { key: "patch", flag: "--patch <n>", description: "side of the square patches hidden together (default 1: single pixels)" },
