@@ -72,7 +72,7 @@ test("Gaussian posteriorNoise recovers exactly the eps that made x_t", () => {
   }
 });
 
-test("discrete-time DDPM accepts only its own grid points", () => {
+test("discrete-time DDPM accepts only its own grid points", async () => {
   const proc = gaussian(linearBeta());
   assert.equal(proc.time.kind, "discrete");
   const g = makeGrid("uniform", 10, proc.time);
@@ -80,6 +80,10 @@ test("discrete-time DDPM accepts only its own grid points", () => {
   assert.throws(() => checkGrid([1, 0.12345, 0], proc.time), /not a point of this discrete-time process's grid k\/1000/);
   assert.throws(() => checkGrid([1, 0.5, 0.6, 0]), /strictly decrease/);
   assert.throws(() => checkGrid([0.9, 0]), /start at t = 1/);
+  await assert.rejects(
+    sample({ process: proc, denoiser: { sample: (x: Tensor) => x }, grid: [1, 0.3333, 0], r: 0, rng: new Rng(0), shape: [1, 2] }),
+    /t = 0.3333 is not a point of this discrete-time process's grid k\/1000/,
+  );
   const q = makeGrid("quadratic", 50, proc.time);
   checkGrid(q, proc.time);
   assert.ok(q[q.length - 2] < 0.01);

@@ -1,4 +1,5 @@
 import type { Denoiser } from "./denoiser.js";
+import { checkGrid } from "./grid.js";
 import type { Process } from "./process.js";
 import type { Rng } from "./rng.js";
 import type { Tensor } from "./tensor.js";
@@ -53,8 +54,10 @@ export interface SampleOptions<X, E> {
  * never looks at which process it runs.
  */
 export async function sample<X, E>(opts: SampleOptions<X, E>): Promise<X> {
-  const { process, denoiser, grid, r, rng, onStep } = opts;
+  const { process, denoiser, r, rng, onStep } = opts;
   if (!opts.x1 && !opts.shape) throw new Error("sample: give either a batch shape or a start x1");
+  // A discrete-time process only knows its own grid points k/T.
+  const grid = checkGrid(opts.grid, process.time);
   let x = opts.x1 ?? process.prior(opts.shape!, rng);
   const steps = grid.length - 1;
   for (let i = 0; i < steps; i++) {
