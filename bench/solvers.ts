@@ -23,7 +23,7 @@ import { sample } from "../src/core/sampler.js";
 import { uniformGrid } from "../src/core/grid.js";
 import { logSnrLinear } from "../src/core/schedule.js";
 import { pointMass, type Denoiser } from "../src/core/denoiser.js";
-import type { Tensor } from "../src/core/tensor.js";
+import { sliceBatch, type Tensor } from "../src/core/tensor.js";
 import { gaussian, ddimR } from "../src/processes/gaussian.js";
 import { mixtureDenoiser, mixtureLogDensity, sampleMixture, testMixture2d } from "../src/oracles/mixture.js";
 import { energyDistance } from "../src/metrics/energy.js";
@@ -134,10 +134,10 @@ async function main() {
     console.log(`mixture (oracle), floor ${floor.toFixed(4)}`);
     const res = await benchSet("mixture", "exact oracle", oracle, x1, heldOut, floor);
     const t0 = performance.now();
-    const nll = await evalNll({ schedule, denoiser: oracle, data: sliceRows(heldOut, nllRows) });
+    const nll = await evalNll({ schedule, denoiser: oracle, data: sliceBatch(heldOut, 0, nllRows) });
     res.bitsPerDim = nll.bitsPerDim;
     res.bitsPerDimStderr = nll.bitsPerDimStderr;
-    res.exactBitsPerDim = -mixtureLogDensity(mix, sliceRows(heldOut, nllRows)).reduce((a, b) => a + b) / nllRows / (2 * Math.LN2);
+    res.exactBitsPerDim = -mixtureLogDensity(mix, sliceBatch(heldOut, 0, nllRows)).reduce((a, b) => a + b) / nllRows / (2 * Math.LN2);
     res.nllSeconds = (performance.now() - t0) / 1000;
     results.push(res);
   }
@@ -152,7 +152,7 @@ async function main() {
     const x1 = gauss.prior([N, 2], new Rng(21));
     const res = await benchSet(name, `MLP 128x3, ${steps} training steps`, den, x1, heldOut, floor);
     const t0 = performance.now();
-    const nll = await evalNll({ schedule, denoiser: den, data: sliceRows(heldOut, nllRows) });
+    const nll = await evalNll({ schedule, denoiser: den, data: sliceBatch(heldOut, 0, nllRows) });
     res.bitsPerDim = nll.bitsPerDim;
     res.bitsPerDimStderr = nll.bitsPerDimStderr;
     res.nllSeconds = (performance.now() - t0) / 1000;
@@ -186,10 +186,6 @@ const COLORS: Record<string, Color> = {
 };
 
 const mean = (v: number[]) => v.reduce((a, b) => a + b, 0) / v.length;
-
-function sliceRows(x: Tensor, n: number): Tensor {
-  return { shape: [n, ...x.shape.slice(1)], data: x.data.slice(0, n * (x.data.length / x.shape[0])) };
-}
 
 function markdown(results: SetResult[]): string {
   const out: string[] = [];

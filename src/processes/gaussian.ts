@@ -26,15 +26,17 @@ export function gaussianNoise(shape: readonly number[], rng: Rng): Tensor {
   return tensor(shape, rng.normals(shape.reduce((a, b) => a * b, 1)));
 }
 
-/** Apply per-row coefficients: out = ca(t) * x + cb(t) * y, row by row. */
-function rowwise(x: Tensor, y: Tensor, t: Time, ca: (t: number) => number, cb: (t: number) => number): Tensor {
+/**
+ * out = c0(t) x + c1(t) y, row by row with each row's own t: the Gaussian
+ * forward map, its inverse, and the x0/eps/v conversions are all this.
+ */
+export function rowwise(x: Tensor, y: Tensor, t: Time, coef: (t: number) => [number, number]): Tensor {
+  if (x.data.length !== y.data.length) throw new Error(`rowwise: shapes [${x.shape}] and [${y.shape}] differ`);
   const d = itemSize(x);
   const out = new Float32Array(x.data.length);
   for (let row = 0; row < x.shape[0]; row++) {
-    const tr = timeAt(t, row);
-    const a = ca(tr);
-    const b = cb(tr);
-    for (let j = row * d; j < row * d + d; j++) out[j] = a * x.data[j] + b * y.data[j];
+    const [c0, c1] = coef(timeAt(t, row));
+    for (let j = row * d; j < row * d + d; j++) out[j] = c0 * x.data[j] + c1 * y.data[j];
   }
   return tensor(x.shape, out);
 }
@@ -46,8 +48,8 @@ export function gaussian(schedule: NoiseSchedule): GaussianProcess {
       name: `gaussian(${schedule.name})`,
       time: schedule.steps ? { kind: "discrete", steps: schedule.steps } : { kind: "continuous" },
       noise: gaussianNoise,
-      forward: (x0, t, eps) => rowwise(x0, eps, t, a, b),
-      posteriorNoise: (x0, xt, t) => rowwise(xt, x0, t, (s) => 1 / b(s), (s) => -a(s) / b(s)),
+      forward: (x0, t, eps) => rowwise(x0, eps, t, (s) => [a(s), b(s)]),
+      posteriorNoise: (x0, xt, t) => rowwise(xt, x0, t, (s) => [1 / b(s), -a(s) / b(s)]),
       kernel: gaussianKernel,
       // a(1) x0 is dropped: exact when a(1) = 0, otherwise pass the exact marginal as x1.
       prior: (shape, rng) => {

@@ -1,7 +1,7 @@
-import { timeAt, type Time } from "../core/process.js";
+import type { Time } from "../core/process.js";
 import type { NoiseSchedule } from "../core/schedule.js";
-import { itemSize, tensor, type Tensor } from "../core/tensor.js";
-import type { GaussianProcess } from "../processes/gaussian.js";
+import type { Tensor } from "../core/tensor.js";
+import { rowwise, type GaussianProcess } from "../processes/gaussian.js";
 import type { Objective } from "./types.js";
 
 /**
@@ -57,32 +57,18 @@ export function gaussianObjective(process: GaussianProcess | NoiseSchedule, para
     target(x0, _xt, t, eps) {
       if (param === "x0") return { target: x0 };
       if (param === "eps") return { target: eps };
-      return { target: rowwise([eps, x0], t, (tr) => [a(tr), -b(tr)]) };
+      return { target: rowwise(eps, x0, t, (tr) => [a(tr), -b(tr)]) };
     },
     toX0(out, xt, t) {
       if (param === "x0") return out;
       if (param === "eps") {
         // x0 = (x_t - b eps) / a. Where a -> 0 eps says almost nothing about x0: clip downstream.
-        return rowwise([xt, out], t, (tr) => [1 / a(tr), -b(tr) / a(tr)]);
+        return rowwise(xt, out, t, (tr) => [1 / a(tr), -b(tr) / a(tr)]);
       }
-      return rowwise([xt, out], t, (tr) => {
+      return rowwise(xt, out, t, (tr) => {
         const at = a(tr), bt = b(tr), n = at * at + bt * bt;
         return [at / n, -bt / n];
       });
     },
   };
-}
-
-/** out = c0(t) x + c1(t) y, row by row. */
-function rowwise([x, y]: [Tensor, Tensor], t: Time, coef: (t: number) => [number, number]): Tensor {
-  if (x.data.length !== y.data.length) {
-    throw new Error(`objective: shapes [${x.shape}] and [${y.shape}] differ`);
-  }
-  const d = itemSize(x);
-  const out = new Float32Array(x.data.length);
-  for (let row = 0; row < x.shape[0]; row++) {
-    const [c0, c1] = coef(timeAt(t, row));
-    for (let j = row * d; j < row * d + d; j++) out[j] = c0 * x.data[j] + c1 * y.data[j];
-  }
-  return tensor(x.shape, out);
 }
