@@ -1,4 +1,4 @@
-import { withSpread, type Denoiser } from "../core/denoiser.js";
+import { pointMass, withSpread, type Denoiser } from "../core/denoiser.js";
 import type { Rng } from "../core/rng.js";
 import type { RSchedule } from "../core/sampler.js";
 import type { NoiseSchedule } from "../core/schedule.js";
@@ -15,7 +15,9 @@ export type GaussianPreset =
   | { name: "analytic-dpm"; sbar: (t: number) => number };
 
 export function applyPreset(process: GaussianProcess, preset: GaussianPreset, denoiser: Denoiser): { r: RSchedule; denoiser: Denoiser } {
-  const meanOnly: Denoiser = { mean: denoiser.mean, sample: (xt, t, rng) => (denoiser.mean ? denoiser.mean(xt, t) : denoiser.sample(xt, t, rng)) };
+  // DDPM/DDIM use x0_hat = E[x0 | x_t] (a point mass) where the denoiser has a mean.
+  const mean = denoiser.mean?.bind(denoiser);
+  const meanOnly: Denoiser = mean ? pointMass(mean) : denoiser;
   switch (preset.name) {
     case "ddpm":
       return { r: ddimR(process.schedule, 1), denoiser: meanOnly };
