@@ -5,6 +5,7 @@ import { sliceBatch, tensor } from "../src/core/tensor.js";
 import { fashionMnist, mnist } from "../src/data/mnist.js";
 import { accuracy, classEntropy, frechetDistance, loadClassifier, meanCov, sampleQuality, sqrtPsd, symmetricEigen } from "../src/images/classifier.js";
 import { blurProcess } from "../src/processes/blur.js";
+import { FASHION_SLICE } from "./fixtures/paths.js";
 
 test("symmetric Jacobi eigen-decomposition and PSD square root are exact on known matrices", () => {
   // [[2, 1], [1, 2]] has eigenvalues 1 and 3.
@@ -46,7 +47,7 @@ test("the committed classifiers are accurate, and the metric ranks real images f
   const test = mnist({ split: "test", limit: 1000 });
   const clf = loadClassifier("mnist");
   assert.ok(accuracy(clf, sliceBatch(test.images, 0, 500), test.labels.subarray(0, 500)) > 0.93);
-  const fm = fashionMnist({ split: "test", limit: 500 });
+  const fm = fashionMnist({ split: "test", limit: 500, dir: FASHION_SLICE });
   assert.ok(accuracy(loadClassifier("fashion"), fm.images, fm.labels) > 0.8);
 
   const ref = sliceBatch(test.images, 500, 1000);

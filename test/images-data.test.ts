@@ -7,6 +7,7 @@ import { PNG } from "pngjs";
 import { parseIdx } from "../src/data/idx.js";
 import { fashionMnist, mnist } from "../src/data/mnist.js";
 import { pngFolder } from "../src/data/png-folder.js";
+import { FASHION_SLICE } from "./fixtures/paths.js";
 
 test("parseIdx reads a hand-made file and names what is wrong", () => {
   const bytes = Uint8Array.from([0, 0, 8, 2, 0, 0, 0, 2, 0, 0, 0, 3, 1, 2, 3, 4, 5, 6]);
@@ -37,8 +38,9 @@ test("MNIST loads as [N, 1, 28, 28] in [-1, 1] with the known first labels", () 
   assert.deepEqual([...mnist({ split: "test", limit: 3 }).labels], [7, 2, 1]);
 });
 
-test("Fashion-MNIST loads from the gzipped Debian files, or says how to install them", () => {
-  const d = fashionMnist({ limit: 10 });
+test("Fashion-MNIST loads from gzipped IDX files (the committed slice), or says how to install them", () => {
+  const d = fashionMnist({ limit: 10, dir: FASHION_SLICE });
+  assert.deepEqual(fashionMnist({ split: "test", dir: FASHION_SLICE }).images.shape, [500, 1, 28, 28]);
   assert.deepEqual(d.images.shape, [10, 1, 28, 28]);
   // The first Fashion-MNIST training items are an ankle boot (9) and a T-shirt (0).
   assert.deepEqual([...d.labels.subarray(0, 2)], [9, 0]);
