@@ -1,7 +1,7 @@
 /**
  * MLP benchmark (npm run bench): training steps/s, sampling throughput and
  * peak RSS of the 2-D MLP denoiser on jax-js (Wasm, one thread), and the
- * same model in PyTorch (bench/mlp_torch.py) when python3 has torch.
+ * same model in PyTorch (bench/mlp_torch.py) when Debian's /usr/bin/python3 has torch.
  *
  *   node --import tsx bench/mlp.ts [--steps 500] [--batch 256] [--hidden 128] [--depth 3] [--samples 2000] [--sample-steps 100]
  */
@@ -68,19 +68,19 @@ const jax = {
 console.log(`config: ${JSON.stringify(cfg)}`);
 console.log(`jax-js (wasm): ${jax.trainStepsPerSec.toFixed(1)} train steps/s, ${Math.round(jax.sampleRowsStepsPerSec)} sample rows x steps/s, peak RSS ${jax.peakRssMiB.toFixed(0)} MiB, mean loss of the last 50 steps ${jax.finalLoss.toFixed(4)}`);
 
-// PyTorch, when available (Debian: apt-get install python3-torch).
+// PyTorch, when available: Debian's python3-torch, so Debian's interpreter
+// (the `python3` first on PATH may be another one, without torch).
+const TORCH_PYTHON = "/usr/bin/python3";
 const script = join(dirname(fileURLToPath(import.meta.url)), "mlp_torch.py");
 let torch: typeof jax | undefined;
-for (const py of ["python3", "/usr/bin/python3"]) {
-  try {
-    const args = [script, ...Object.entries(cfg).flatMap(([k, v]) => [`--${k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`, String(v)])];
-    torch = JSON.parse(execFileSync(py, args, { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] }).trim().split("\n").at(-1)!);
-    break;
-  } catch {
-    // no torch in this interpreter
-  }
+let torchError = "";
+try {
+  const args = [script, ...Object.entries(cfg).flatMap(([k, v]) => [`--${k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`, String(v)])];
+  torch = JSON.parse(execFileSync(TORCH_PYTHON, args, { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] }).trim().split("\n").at(-1)!);
+} catch (e) {
+  torchError = String((e as { stderr?: string }).stderr || (e as Error).message).trim().split("\n").at(-1) ?? "";
 }
-if (!torch) console.log("pytorch: not available (python3 -c 'import torch' fails); ratio skipped");
+if (!torch) console.log(`pytorch: not available in ${TORCH_PYTHON} (${torchError}; Debian: apt-get install python3-torch libopenblas0-pthread); ratio skipped`);
 else {
   console.log(`pytorch (cpu, 1 thread): ${torch.trainStepsPerSec.toFixed(1)} train steps/s, ${Math.round(torch.sampleRowsStepsPerSec)} sample rows x steps/s, peak RSS ${torch.peakRssMiB.toFixed(0)} MiB, mean loss of the last 50 steps ${torch.finalLoss.toFixed(4)}`);
   console.log(`ratio jax-js / pytorch: training ${(jax.trainStepsPerSec / torch.trainStepsPerSec).toFixed(2)}x, sampling ${(jax.sampleRowsStepsPerSec / torch.sampleRowsStepsPerSec).toFixed(2)}x`);
