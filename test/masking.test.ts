@@ -156,7 +156,7 @@ test("caution 1: the sampling test alone cannot see a content-blind posterior er
     ...good,
     posteriorNoise: (x0, xt, t, rng) => {
       const u = good.posteriorNoise(x0, xt, t, rng);
-      const mt = good.schedule(t as number);
+      const mt = good.schedule.m(t as number);
       return tensor(u.shape, u.data.map((v, i) => (xt.data[i] === 0 ? mt * rng.uniform() : v)));
     },
   };
@@ -262,7 +262,7 @@ test("masking with r = 0: a masked token is revealed w.p. (m(t) - m(s)) / m(t), 
           }
         } else assert.equal(xs.data[i], xt.data[i], `${name}: visible token changed at ${i}`);
       }
-      const pr = (schedule(t) - schedule(s)) / schedule(t);
+      const pr = (schedule.m(t) - schedule.m(s)) / schedule.m(t);
       const z = (revealed - masked * pr) / Math.sqrt(masked * pr * (1 - pr) + 1e-12);
       assert.ok(Math.abs(z) < 4, `${name} ${t} -> ${s}: revealed ${revealed}/${masked}, expected ${(pr * masked).toFixed(1)} (z = ${z.toFixed(2)})`);
     }
@@ -277,7 +277,7 @@ test("masking with r = 1 re-masks from scratch: masked fraction m(s) whatever x_
   const xt = p.forward(x0, 0.3, p.noise([1, n], rng));
   const xs = correct(p, x0, xt, 0.3, 0.2, 1, rng);
   const frac = xs.data.filter((v) => v === 5).length / n;
-  const m = p.schedule(0.2);
+  const m = p.schedule.m(0.2);
   assert.ok(Math.abs(frac - m) < 4 * Math.sqrt((m * (1 - m)) / n), `masked fraction ${frac} vs m(s) = ${m}`);
   // Some visible tokens of x_t are masked again (impossible at r = 0).
   assert.ok(xs.data.some((v, i) => v === 5 && xt.data[i] !== 5));

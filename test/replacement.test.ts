@@ -118,7 +118,7 @@ test("a wrong replacement posteriorNoise (forgetting the 1/V of self-replacement
     ...good,
     posteriorNoise(x0, xt, t, rng) {
       // kept w.p. ∝ 1 - m, self-replaced w.p. ∝ m (should be m / V)
-      const mt = good.schedule(t as number);
+      const mt = good.schedule.m(t as number);
       const e = good.posteriorNoise(x0, xt, t, rng);
       const u = Float32Array.from(e.u.data);
       const k = Float32Array.from(e.k.data);

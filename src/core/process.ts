@@ -1,4 +1,5 @@
 import type { Rng } from "./rng.js";
+import type { Schedule } from "./schedule.js";
 import type { Tensor } from "./tensor.js";
 
 /**
@@ -24,6 +25,12 @@ export type TimeDomain = { kind: "continuous" } | { kind: "discrete"; steps: num
 export interface Process<X = Tensor, E = Tensor> {
   readonly name: string;
   readonly time: TimeDomain;
+  /**
+   * How fast x0 is destroyed, where the process has one schedule: one shape
+   * for every process (`schedule.m(t)` is the destruction level in [0, 1];
+   * the Gaussian process's NoiseSchedule adds a(t) and b(t)).
+   */
+  readonly schedule?: Schedule;
   /** eps ~ q(eps) for a batch of data of this shape. */
   noise(shape: readonly number[], rng: Rng): E;
   /** F_t(x0, eps). */

@@ -1,25 +1,45 @@
 /**
- * Noise schedules for the Gaussian process, as functions of continuous t in
+ * Schedules: how fast a process destroys x0 as t goes from 0 to 1.
+ *
+ * Every process that has a schedule exposes it as `process.schedule`, with
+ * ONE shape (`Schedule`): a name and the destruction level m(t) in [0, 1]
+ * (0: x0 intact; increasing in t). Token and pixel masking hide each
+ * position with probability m(t); the Gaussian schedules (`NoiseSchedule`)
+ * add their signal and noise scales a(t), b(t) and have
+ * m(t) = b^2 / (a^2 + b^2) = 1 / (1 + SNR(t)), the share of x_t's variance
+ * that is noise (b^2 for VP).
+ */
+export interface Schedule {
+  readonly name: string;
+  /** Destruction level m(t) in [0, 1], increasing from m(0) = 0. */
+  m(t: number): number;
+  /** Discrete-time schedules declare their grid size T (times k / T). */
+  readonly steps?: number;
+}
+
+/**
+ * Noise schedules of the Gaussian process, as functions of continuous t in
  * [0, 1]: x_t = a(t) x0 + b(t) eps. VP schedules have a^2 + b^2 = 1 (a^2 is
  * diffusers' alphas_cumprod); VE schedules have a = 1.
- * Also the destruction schedules m(t) in [0, 1] used by masking/replacement.
  */
-export interface NoiseSchedule {
-  readonly name: string;
+export interface NoiseSchedule extends Schedule {
   /** Signal scale a(t). */
   a(t: number): number;
   /** Noise scale b(t). */
   b(t: number): number;
-  /** Discrete-time schedules declare their grid size. */
-  readonly steps?: number;
 }
 
-const vp = (name: string, alpha2: (t: number) => number, steps?: number): NoiseSchedule => ({
-  name,
-  steps,
-  a: (t) => Math.sqrt(alpha2(t)),
-  b: (t) => Math.sqrt(Math.max(0, 1 - alpha2(t))),
-});
+/** A Gaussian schedule from a and b; m(t) = b^2 / (a^2 + b^2). */
+export function noiseSchedule(name: string, a: (t: number) => number, b: (t: number) => number, steps?: number): NoiseSchedule {
+  const m = (t: number) => {
+    const a2 = a(t) ** 2, b2 = b(t) ** 2;
+    return b2 === 0 ? 0 : b2 / (a2 + b2);
+  };
+  return steps === undefined ? { name, a, b, m } : { name, a, b, m, steps };
+}
+
+const vp = (name: string, alpha2: (t: number) => number, steps?: number): NoiseSchedule =>
+  noiseSchedule(name, (t) => Math.sqrt(alpha2(t)), (t) => Math.sqrt(Math.max(0, 1 - alpha2(t))), steps);
 
 /**
  * DDPM (Ho et al. 2020): beta_k linear from 1e-4 to 0.02 over T = 1000 steps,
@@ -60,11 +80,7 @@ export function logSnrLinear(lambdaMax = 10, lambdaMin = -10): NoiseSchedule {
 
 /** Variance exploding (Song et al.): a = 1, b = sigma_min (sigma_max / sigma_min)^t, and b(0) = 0. */
 export function varianceExploding(sigmaMin = 0.01, sigmaMax = 10): NoiseSchedule {
-  return {
-    name: "ve",
-    a: () => 1,
-    b: (t) => (t <= 0 ? 0 : sigmaMin * (sigmaMax / sigmaMin) ** t),
-  };
+  return noiseSchedule("ve", () => 1, (t) => (t <= 0 ? 0 : sigmaMin * (sigmaMax / sigmaMin) ** t));
 }
 
 export type ScheduleName = "linear-beta" | "cosine" | "log-snr" | "ve";
@@ -82,15 +98,28 @@ export function scheduleByName(name: ScheduleName): NoiseSchedule {
   }
 }
 
-/** Destruction schedules m(t), increasing from 0 to 1, for masking and replacement. */
+/** A destruction level as a plain function m(t) (what the process options also accept). */
 export type Destruction = (t: number) => number;
 
+const clamp01 = (t: number) => Math.min(Math.max(t, 0), 1);
+
+/** The destruction schedules of masking and replacement, as `Schedule`s. */
 export const destruction = {
-  linear: (): Destruction => (t) => Math.min(Math.max(t, 0), 1),
-  cosine: (): Destruction => (t) => 1 - Math.cos((Math.min(Math.max(t, 0), 1) * Math.PI) / 2),
+  linear: (): Schedule => ({ name: "linear", m: clamp01 }),
+  cosine: (): Schedule => ({ name: "cosine", m: (t) => 1 - Math.cos((clamp01(t) * Math.PI) / 2) }),
   /**
    * MDLM's log-linear: total noise sigma(t) = -log(1 - (1 - eps) t), so
    * m(t) = 1 - exp(-sigma(t)) = (1 - eps) t; eps keeps m(1) < 1.
    */
-  logLinear: (eps = 1e-3): Destruction => (t) => -Math.expm1(Math.log1p(-(1 - eps) * Math.min(Math.max(t, 0), 1))),
+  logLinear: (eps = 1e-3): Schedule => ({ name: "log-linear", m: (t) => -Math.expm1(Math.log1p(-(1 - eps) * clamp01(t))) }),
 };
+
+/**
+ * A process option `schedule` as a Schedule: a Schedule is kept, a bare
+ * function m(t) is named `name` (default "custom"); absent is linear.
+ */
+export function toSchedule(s: Schedule | Destruction | undefined, name?: string): Schedule {
+  if (s === undefined) return destruction.linear();
+  if (typeof s === "function") return { name: name ?? "custom", m: s };
+  return name === undefined || name === s.name ? s : { ...s, name };
+}

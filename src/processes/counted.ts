@@ -1,6 +1,6 @@
 import { timeAt, type Time } from "../core/process.js";
 import type { Rng } from "../core/rng.js";
-import { destruction, type Destruction } from "../core/schedule.js";
+import { toSchedule, type Destruction, type Schedule } from "../core/schedule.js";
 import { tensor, type Tensor } from "../core/tensor.js";
 import { replacementCodes, type ReplacementVariant } from "./replacement.js";
 import { checkIds, choose, level, seqShape, type TokenProcess } from "./tokens.js";
@@ -33,16 +33,17 @@ export interface RankNoise {
   k: Tensor;
 }
 
-/** A counted process; `schedule` is m(t), so n(t) = round(m(t) L). */
+/** A counted process; n(t) = round(m(t) L) with m = `schedule.m`. */
 export interface CountedProcess extends TokenProcess<RankNoise> {
-  readonly schedule: Destruction;
+  readonly schedule: Schedule;
 }
 
 export interface CountedOptions {
   vocab: number;
   /** Sequence length L (also the number of time steps). */
   length: number;
-  schedule?: Destruction;
+  /** m(t): a Schedule or a bare function (default linear). */
+  schedule?: Schedule | Destruction;
   scheduleName?: string;
 }
 
@@ -61,12 +62,13 @@ function counted(opts: CountedOptions, kind: Kind): CountedProcess {
   const L = opts.length;
   if (!(Number.isInteger(V) && V >= 1)) throw new Error(`counted: vocab must be a positive integer, got ${V}`);
   if (!(Number.isInteger(L) && L >= 1)) throw new Error(`counted: length must be a positive integer, got ${L}`);
-  const m = opts.schedule ?? destruction.linear();
+  const schedule = toSchedule(opts.schedule, opts.scheduleName);
+  const m = (t: number) => schedule.m(t);
   const isMask = kind.kind === "masking";
   const codes = isMask ? null : replacementCodes(V, kind.variant);
   const MASK = V;
   const label = isMask ? "masking" : `replacement-${(kind as { variant: string }).variant}`;
-  const name = `counted-${label}(${opts.scheduleName ?? "linear"}, V=${V}, L=${L})`;
+  const name = `counted-${label}(${schedule.name}, V=${V}, L=${L})`;
   const count = (t: number) => Math.round(level(m, t, name) * L);
   const drawCode = (rng: Rng) => (codes ? codes.drawCode(rng) : 0);
   const check = (where: string, x: { shape: readonly number[] }) => {
@@ -88,7 +90,7 @@ function counted(opts: CountedOptions, kind: Kind): CountedProcess {
     time: { kind: "discrete", steps: L },
     vocab: V,
     maskId: isMask ? MASK : null,
-    schedule: m,
+    schedule,
     noise(shape, rng) {
       const B = check("noise", { shape });
       const rank = new Float32Array(B * L);

@@ -1,6 +1,6 @@
 import { timeAt, type Time } from "../core/process.js";
 import type { Rng } from "../core/rng.js";
-import { destruction, type Destruction } from "../core/schedule.js";
+import { toSchedule, type Destruction, type Schedule } from "../core/schedule.js";
 import { tensor, type Tensor } from "../core/tensor.js";
 import { uniformKernel, uniformNoise } from "./kernels.js";
 import { checkIds, level, seqShape, uniformIn, type TokenProcess } from "./tokens.js";
@@ -17,25 +17,26 @@ import { checkIds, level, seqShape, uniformIn, type TokenProcess } from "./token
  * absorbing sampler. With r = 1 every step re-masks from scratch.
  */
 export interface MaskingProcess extends TokenProcess<Tensor> {
-  readonly schedule: Destruction;
+  readonly schedule: Schedule;
   readonly maskId: number;
 }
 
 export interface MaskingOptions {
   /** Vocabulary size V; [MASK] gets id V. */
   vocab: number;
-  /** m(t), default linear. */
-  schedule?: Destruction;
-  /** Name of the schedule, for messages and checkpoints (default "linear"). */
+  /** m(t): a Schedule (`destruction.cosine()`) or a bare function; default linear. */
+  schedule?: Schedule | Destruction;
+  /** Name of the schedule, for messages and checkpoints (default: the Schedule's name). */
   scheduleName?: string;
 }
 
 export function masking(opts: MaskingOptions): MaskingProcess {
   const V = opts.vocab;
   if (!(Number.isInteger(V) && V >= 1)) throw new Error(`masking: vocab must be a positive integer, got ${V}`);
-  const m = opts.schedule ?? destruction.linear();
+  const schedule = toSchedule(opts.schedule, opts.scheduleName);
+  const m = (t: number) => schedule.m(t);
   const MASK = V;
-  const name = `masking(${opts.scheduleName ?? "linear"}, V=${V})`;
+  const name = `masking(${schedule.name}, V=${V})`;
   // m >= 1 destroys everything even if a float32 u rounded up to 1.
   const masked = (u: number, mt: number) => u < mt || mt >= 1;
 
@@ -44,7 +45,7 @@ export function masking(opts: MaskingOptions): MaskingProcess {
     time: { kind: "continuous" },
     vocab: V,
     maskId: MASK,
-    schedule: m,
+    schedule,
     noise: uniformNoise,
     forward(x0: Tensor, t: Time, u: Tensor): Tensor {
       const [B, L] = seqShape(`${name}.forward`, x0);

@@ -1,6 +1,6 @@
 import { defineProcess, timeAt, type Process, type Time } from "../core/process.js";
 import type { Rng } from "../core/rng.js";
-import { destruction, type Destruction } from "../core/schedule.js";
+import { toSchedule, type Destruction, type Schedule } from "../core/schedule.js";
 import { tensor, type Tensor } from "../core/tensor.js";
 import { uniformKernel, uniformNoise } from "./kernels.js";
 
@@ -22,8 +22,8 @@ import { uniformKernel, uniformNoise } from "./kernels.js";
  * is the uniform one; the prior is all hidden (m(1) = 1 with the default).
  */
 export interface PixelMaskOptions {
-  /** m(t), increasing from 0 to 1 (default linear). */
-  schedule?: Destruction;
+  /** m(t), increasing from 0 to 1: a Schedule or a bare function (default linear). */
+  schedule?: Schedule | Destruction;
   /** Side of the square patches that are hidden together (default 1: single pixels). */
   patch?: number;
   /** Value written into hidden pixels (default 0). */
@@ -33,7 +33,7 @@ export interface PixelMaskOptions {
 export interface PixelMaskProcess extends Process<Tensor, Tensor> {
   readonly patch: number;
   readonly fill: number;
-  readonly schedule: Destruction;
+  readonly schedule: Schedule;
 }
 
 function imageShape(x: Tensor, what: string, channelsPlusMask = false): [number, number, number, number] {
@@ -43,7 +43,8 @@ function imageShape(x: Tensor, what: string, channelsPlusMask = false): [number,
 }
 
 export function pixelMaskProcess(opts: PixelMaskOptions = {}): PixelMaskProcess {
-  const m = opts.schedule ?? destruction.linear();
+  const schedule = toSchedule(opts.schedule);
+  const m = (t: number) => schedule.m(t);
   const p = opts.patch ?? 1;
   const fill = opts.fill ?? 0;
   if (!(Number.isInteger(p) && p >= 1)) throw new Error(`pixel-mask: patch must be a positive integer, got ${p}`);
@@ -119,7 +120,7 @@ export function pixelMaskProcess(opts: PixelMaskOptions = {}): PixelMaskProcess 
     }),
     patch: p,
     fill,
-    schedule: m,
+    schedule,
   };
 }
 

@@ -1,6 +1,6 @@
 import { timeAt, type Time } from "../core/process.js";
 import type { Rng } from "../core/rng.js";
-import { destruction, type Destruction } from "../core/schedule.js";
+import { toSchedule, type Destruction, type Schedule } from "../core/schedule.js";
 import { tensor, type Tensor } from "../core/tensor.js";
 import { checkIds, level, seqShape, uniformIn, type TokenProcess } from "./tokens.js";
 
@@ -36,7 +36,7 @@ export interface ReplacementNoise {
 
 export interface ReplacementProcess extends TokenProcess<ReplacementNoise> {
   readonly variant: ReplacementVariant;
-  readonly schedule: Destruction;
+  readonly schedule: Schedule;
   /** The token that code k puts in place of x0 (shared with the counted form). */
   token(x0: number, k: number): number;
   /** The code k that turns x0 into the different token xt. */
@@ -48,7 +48,8 @@ export interface ReplacementProcess extends TokenProcess<ReplacementNoise> {
 export interface ReplacementOptions {
   vocab: number;
   variant?: ReplacementVariant;
-  schedule?: Destruction;
+  /** m(t): a Schedule or a bare function (default linear). */
+  schedule?: Schedule | Destruction;
   scheduleName?: string;
 }
 
@@ -65,8 +66,9 @@ export function replacement(opts: ReplacementOptions): ReplacementProcess {
   const V = opts.vocab;
   const variant = opts.variant ?? "uniform";
   const { token, codeOf, drawCode } = replacementCodes(V, variant);
-  const m = opts.schedule ?? destruction.linear();
-  const name = `replacement-${variant}(${opts.scheduleName ?? "linear"}, V=${V})`;
+  const schedule = toSchedule(opts.schedule, opts.scheduleName);
+  const m = (t: number) => schedule.m(t);
+  const name = `replacement-${variant}(${schedule.name}, V=${V})`;
   const replaced = (u: number, mt: number) => u < mt || mt >= 1;
   // P(x_t,i = x0,i | x0) and P(x_t,i = a given token != x0,i | x0).
   const pSame = (mt: number) => (variant === "uniform" ? 1 - mt + mt / V : 1 - mt);
@@ -78,7 +80,7 @@ export function replacement(opts: ReplacementOptions): ReplacementProcess {
     vocab: V,
     maskId: null,
     variant,
-    schedule: m,
+    schedule,
     token,
     codeOf,
     drawCode,

@@ -1,5 +1,6 @@
 import { type Time } from "../core/process.js";
 import { Rng } from "../core/rng.js";
+import type { Schedule } from "../core/schedule.js";
 import { tensor, type Tensor } from "../core/tensor.js";
 import { choose } from "../processes/tokens.js";
 import type { CategoricalModel } from "./denoiser.js";
@@ -35,7 +36,7 @@ import type { CategoricalModel } from "./denoiser.js";
  */
 export interface MaskingLike {
   readonly maskId: number | null;
-  readonly schedule: (t: number) => number;
+  readonly schedule: Schedule;
 }
 
 export interface NelboOptions {
@@ -86,7 +87,7 @@ export async function maskingNelbo(model: CategoricalModel, process: MaskingLike
   const estimator = opts.estimator ?? "count";
   const batch = opts.batch ?? 256;
   const rng = opts.rng;
-  const m = process.schedule;
+  const m = (t: number) => process.schedule.m(t);
   const maskId = process.maskId;
   if (maskId === null) throw new Error("maskingNelbo: the process has no [MASK] id; the ELBO here is the masking one");
   const S = M * reps;
@@ -154,7 +155,7 @@ export async function maskingNelboExact(model: CategoricalModel, process: Maskin
   let total = 0;
   for (let set = 1; set < 1 << L; set++) {
     const k = popcount(set);
-    total += (await maskedLoss(model, process, x0, set, inverseSchedule(process.schedule, k / L))) / k / choose(L, k);
+    total += (await maskedLoss(model, process, x0, set, inverseSchedule((t) => process.schedule.m(t), k / L))) / k / choose(L, k);
   }
   return total;
 }
@@ -166,7 +167,7 @@ export async function maskingNelboExact(model: CategoricalModel, process: Maskin
 export async function maskingNelboQuadrature(model: CategoricalModel, process: MaskingLike, x0: ArrayLike<number>, nodes = 400): Promise<number> {
   const L = x0.length;
   if (L > 12) throw new Error(`maskingNelboQuadrature: enumerates 2^L mask sets, L = ${L} is too long`);
-  const m = process.schedule;
+  const m = (t: number) => process.schedule.m(t);
   let total = 0;
   for (let j = 0; j < nodes; j++) {
     const t = (j + 0.5) / nodes;

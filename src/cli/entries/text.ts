@@ -2,7 +2,7 @@ import { join } from "node:path";
 import { z } from "zod";
 import type { Denoiser } from "../../core/denoiser.js";
 import { Rng } from "../../core/rng.js";
-import { destruction, type Destruction } from "../../core/schedule.js";
+import { destruction, type Schedule } from "../../core/schedule.js";
 import { gatherBatch, sliceBatch, type Tensor } from "../../core/tensor.js";
 import { decode, encode, gutenbergBooks, loadText } from "../../data/text.js";
 import { transformer } from "../../model/transformer.js";
@@ -83,7 +83,7 @@ export function textInfill(data: DataSet, template: string): Tensor {
 const scheduleNames = ["linear", "cosine", "log-linear"] as const;
 type ScheduleKey = (typeof scheduleNames)[number];
 
-function schedule(name: ScheduleKey): Destruction {
+function schedule(name: ScheduleKey): Schedule {
   return name === "linear" ? destruction.linear() : name === "cosine" ? destruction.cosine() : destruction.logLinear();
 }
 
@@ -95,7 +95,7 @@ const modelOf = new WeakMap<Denoiser, CategoricalModel>();
  * for masking also `nll`: the held-out NELBO (src/text/elbo.ts), whose
  * bits/dim are bits per character.
  */
-function tokenSetup<E>(process: TokenProcess<E> & { schedule: (t: number) => number }, start?: ProcessSetup["start"]): ProcessSetup {
+function tokenSetup<E>(process: TokenProcess<E> & { schedule: Schedule }, start?: ProcessSetup["start"]): ProcessSetup {
   const maskId = process.maskId;
   return {
     process,
@@ -139,8 +139,8 @@ registerProcess({
   build(o: { schedule: ScheduleKey; counted: boolean }, data) {
     const V = data.vocab!;
     const L = data.train.shape[1];
-    const opts = { vocab: V, schedule: schedule(o.schedule), scheduleName: o.schedule };
-    const process: TokenProcess<unknown> & { schedule: Destruction } = o.counted ? countedMasking({ ...opts, length: L }) : masking(opts);
+    const opts = { vocab: V, schedule: schedule(o.schedule) };
+    const process: TokenProcess<unknown> & { schedule: Schedule } = o.counted ? countedMasking({ ...opts, length: L }) : masking(opts);
     return tokenSetup(process);
   },
 });
@@ -158,8 +158,8 @@ registerProcess({
   build(o: { schedule: ScheduleKey; variant: "uniform" | "different"; counted: boolean }, data) {
     const V = data.vocab!;
     const L = data.train.shape[1];
-    const opts = { vocab: V, variant: o.variant, schedule: schedule(o.schedule), scheduleName: o.schedule };
-    const process: TokenProcess<unknown> & { schedule: Destruction } = o.counted ? countedReplacement({ ...opts, length: L }) : replacement(opts);
+    const opts = { vocab: V, variant: o.variant, schedule: schedule(o.schedule) };
+    const process: TokenProcess<unknown> & { schedule: Schedule } = o.counted ? countedReplacement({ ...opts, length: L }) : replacement(opts);
     // "different" at t = 1 is not uniform noise: start from F_1 of training text (the exact p(x_1)).
     const start: ProcessSetup["start"] =
       o.variant === "different"
