@@ -1,0 +1,115 @@
+import { dimEq, isSym, shapeEq, type Dim } from "./dims.js";
+import { elemType, GraphBuilder, type Attr, type DType } from "./graph.js";
+
+/**
+ * What the per-primitive lowering rules share.
+ *
+ * A jax-js value becomes an ONNX tensor `name` of ONNX shape `shape`, which
+ * has the value's rank and is either its jax-js shape or that shape with 1
+ * on axes the value is constant along ("lazy broadcast"): a jax-js
+ * `broadcast` only inserts size-1 axes, elementwise ONNX ops broadcast
+ * natively, `dot` treats those axes as absent, and only the ops that need
+ * the full array (concatenate, reshape, pad, conv, the graph outputs) expand
+ * it. So a broadcast feeding a matmul is never materialised.
+ */
+export interface Value {
+  readonly name: string;
+  /** The jax-js shape. */
+  readonly shape: readonly Dim[];
+  /** The ONNX tensor's shape: `shape`, or 1 on lazily broadcast axes. */
+  readonly onnx: readonly Dim[];
+  readonly dtype: DType;
+}
+
+/** A jax-js output of an equation: its shape (maybe batch-dependent) and dtype. */
+export interface Out {
+  readonly shape: readonly Dim[];
+  readonly dtype: DType;
+}
+
+/**
+ * Lower one equation: `ins` are its inputs (Values), `params` its parameters
+ * (numbers that depend on the batch are Dims), `outs` its outputs' jax-js
+ * shapes. Returns one Value per output.
+ */
+export type Rule = (cx: Lowering, ins: Value[], params: any, outs: Out[]) => Value[];
+
+export class Lowering {
+  constructor(readonly g: GraphBuilder) {}
+
+  op(op: string, inputs: string[], attrs?: Record<string, Attr>): string {
+    return this.g.op(op, inputs, attrs);
+  }
+
+  /** Axes on which `v` is lazily broadcast. */
+  lazyAxes(v: Value): number[] {
+    return v.shape.flatMap((d, i) => (dimEq(v.onnx[i], 1) && !dimEq(d, 1) ? [i] : []));
+  }
+
+  /**
+   * `v` expanded to its full jax-js shape (on `axes` only, default all): the
+   * one place a lazy broadcast is materialised (Expand).
+   */
+  materialize(v: Value, axes?: readonly number[]): Value {
+    const lazy = this.lazyAxes(v).filter((a) => !axes || axes.includes(a));
+    if (lazy.length === 0) return v;
+    const target = v.shape.map((d, i) => (lazy.includes(i) ? d : 1));
+    const onnx = v.onnx.map((d, i) => (lazy.includes(i) ? v.shape[i] : d));
+    return { name: this.op("Expand", [v.name, this.g.dims(target)]), shape: v.shape, onnx, dtype: v.dtype };
+  }
+
+  /** A value whose ONNX tensor has its full shape. */
+  full(name: string, shape: readonly Dim[], dtype: DType): Value {
+    return { name, shape, onnx: shape, dtype };
+  }
+
+  transpose(v: Value, perm: readonly number[]): Value {
+    if (perm.every((p, i) => p === i)) return v;
+    const name = this.op("Transpose", [v.name], { perm: [...perm] });
+    return { name, shape: perm.map((p) => v.shape[p]), onnx: perm.map((p) => v.onnx[p]), dtype: v.dtype };
+  }
+
+  /** Reshape a materialised value. */
+  reshape(v: Value, shape: readonly Dim[]): Value {
+    if (this.lazyAxes(v).length) throw new Error(`onnx lowering: internal: reshape of a lazily broadcast value`);
+    return this.full(this.reshapeTensor(v.name, v.onnx, shape), shape, v.dtype);
+  }
+
+  /**
+   * Reshape an ONNX tensor of shape `from` to `to`: nothing when equal,
+   * Squeeze/Unsqueeze when only size-1 axes come or go (ONNX Runtime's
+   * transpose optimizer sees through those, not through Reshape), else Reshape.
+   */
+  reshapeTensor(name: string, from: readonly Dim[], to: readonly Dim[]): string {
+    if (shapeEq(from, to)) return name;
+    const squeezed = from.filter((d) => !dimEq(d, 1));
+    if (shapeEq(squeezed, to.filter((d) => !dimEq(d, 1)))) {
+      const drop = from.flatMap((d, i) => (dimEq(d, 1) ? [i] : []));
+      const add = to.flatMap((d, i) => (dimEq(d, 1) ? [i] : []));
+      if (drop.length) name = this.op("Squeeze", [name, this.g.ints(drop)]);
+      if (add.length) name = this.op("Unsqueeze", [name, this.g.ints(add)]);
+      return name;
+    }
+    return this.op("Reshape", [name, this.g.reshapeTarget(to)]);
+  }
+
+  cast(v: Value, dtype: DType): Value {
+    if (v.dtype === dtype) return v;
+    return { ...v, name: this.op("Cast", [v.name], { to: elemType(dtype) }), dtype };
+  }
+
+  /** Slice the ONNX tensor of `v` on `axes`; the caller gives the resulting value's shapes. */
+  slice(v: Value, axes: number[], starts: Dim[], ends: Dim[], steps: number[] | undefined, shape: readonly Dim[], onnx: readonly Dim[]): Value {
+    if (axes.length === 0) return v;
+    const inputs = [v.name, this.g.dims(starts), this.g.dims(ends), this.g.ints(axes)];
+    if (steps) inputs.push(this.g.ints(steps));
+    return { name: this.op("Slice", inputs), shape, onnx, dtype: v.dtype };
+  }
+}
+
+/** The error for a construct the lowering cannot express. */
+export function unsupported(what: string): never {
+  throw new Error(`onnx lowering: ${what} is not supported`);
+}
+
+export const isStaticShape = (s: readonly Dim[]): s is number[] => !s.some(isSym);

@@ -1,0 +1,123 @@
+import type { ClosedJaxpr, Jaxpr } from "@jax-js/jax";
+import { isSym } from "./dims.js";
+import { GraphBuilder, type DType } from "./graph.js";
+import { Lowering, type Rule, type Value } from "./context.js";
+import { batchProgram, isLit, staticProgram, type Program } from "./program.js";
+import { convRules } from "./rules/conv.js";
+import { dotRules } from "./rules/dot.js";
+import { elementwiseRules } from "./rules/elementwise.js";
+import { gatherRules } from "./rules/gather.js";
+import { movementRules } from "./rules/movement.js";
+import { reduceRules } from "./rules/reduce.js";
+
+/**
+ * jaxpr -> ONNX. Walks the equations of a traced jax-js program once, in
+ * order, and emits ONNX nodes for each through the primitive's rule (rules/).
+ * Constants become initializers, literals scalar constants, the program's
+ * arguments graph inputs and its results graph outputs. A primitive without
+ * a rule is an error naming it and the equation.
+ */
+
+export const rules: Record<string, Rule> = {
+  ...elementwiseRules,
+  ...reduceRules,
+  ...dotRules,
+  ...movementRules,
+  ...gatherRules,
+  ...convRules,
+};
+
+export interface LowerOptions {
+  /** Names of the graph inputs, one per flattened argument (default input_0, ...). */
+  inputNames?: string[];
+  /** Names of the graph outputs, one per flattened result (default output_0, ...). */
+  outputNames?: string[];
+  /**
+   * Leave the batch free: the same program traced at other batch sizes
+   * (2 or more besides `closed`, whose batch is `batch`). Every dimension
+   * and shape parameter that changes between the traces becomes
+   * k * batch + c; graph inputs get the dimension name "batch".
+   */
+  dynamicBatch?: { batch: number; others: { batch: number; closed: ClosedJaxpr }[] };
+}
+
+export interface LoweredModel {
+  /** The serialised ONNX ModelProto. */
+  model: Uint8Array;
+  inputNames: string[];
+  outputNames: string[];
+}
+
+/** Lower a ClosedJaxpr (from makeJaxpr) to an ONNX model. */
+export function lowerJaxpr(closed: ClosedJaxpr, opts: LowerOptions = {}): LoweredModel {
+  const program = opts.dynamicBatch
+    ? batchProgram([{ batch: opts.dynamicBatch.batch, closed }, ...opts.dynamicBatch.others])
+    : staticProgram(closed);
+  return lowerProgram(program, opts);
+}
+
+type Var = Jaxpr["inBinders"][number];
+type Atom = Jaxpr["outs"][number];
+
+export function lowerProgram(program: Program, opts: Pick<LowerOptions, "inputNames" | "outputNames"> = {}): LoweredModel {
+  const { jaxpr, consts } = program;
+  const g = new GraphBuilder();
+  const cx = new Lowering(g);
+  const env = new Map<Var, Value>();
+
+  const nArgs = jaxpr.inBinders.length - consts.length;
+  const inputNames = opts.inputNames ?? Array.from({ length: nArgs }, (_, i) => `input_${i}`);
+  if (inputNames.length !== nArgs) throw new Error(`onnx lowering: ${inputNames.length} input names for ${nArgs} inputs`);
+  const used = new Set<Var>();
+  for (const e of jaxpr.eqns) for (const a of e.inputs) if (!isLit(a)) used.add(a as Var);
+  for (const a of jaxpr.outs) if (!isLit(a)) used.add(a as Var);
+  consts.forEach((c, i) => {
+    if (!used.has(jaxpr.inBinders[i])) return;
+    env.set(jaxpr.inBinders[i], { name: g.constant(c.dtype, c.onnx, c.data, `const_${i}`), shape: c.shape, onnx: c.onnx, dtype: c.dtype });
+  });
+  inputNames.forEach((name, i) => {
+    const v = jaxpr.inBinders[consts.length + i];
+    const shape = program.varShape(v);
+    const dtype = v.aval.dtype as DType;
+    g.addInput(name, dtype, shape);
+    shape.forEach((d, axis) => isSym(d) && g.setBatchSource(name, axis, d.k, d.c));
+    env.set(v, cx.full(name, shape, dtype));
+  });
+
+  const read = (a: Atom): Value => {
+    if (isLit(a)) return cx.full(g.scalar(a.aval.dtype as DType, a.value), [], a.aval.dtype as DType);
+    const v = env.get(a as Var);
+    if (!v) throw new Error(`onnx lowering: internal: ${a.toString()} used before it is defined`);
+    return v;
+  };
+
+  jaxpr.eqns.forEach((eqn, i) => {
+    const rule = rules[eqn.primitive];
+    const where = () => `(in equation ${i}: ${eqn.toString().replace(/\s+/g, " ").trim()})`;
+    if (!rule) throw new Error(`onnx lowering: primitive "${eqn.primitive}" is not supported ${where()}`);
+    const outs = eqn.outBinders.map((v) => ({ shape: program.varShape(v), dtype: v.aval.dtype as DType }));
+    let values: Value[];
+    try {
+      values = rule(cx, eqn.inputs.map(read), program.params(i), outs);
+    } catch (e) {
+      const msg = (e as Error).message;
+      throw new Error(msg.includes("(in equation") ? msg : `${msg} ${where()}`);
+    }
+    eqn.outBinders.forEach((v, k) => env.set(v, values[k]));
+  });
+
+  const outputNames = opts.outputNames ?? jaxpr.outs.map((_, i) => `output_${i}`);
+  if (outputNames.length !== jaxpr.outs.length) throw new Error(`onnx lowering: ${outputNames.length} output names for ${jaxpr.outs.length} outputs`);
+  const renamed = new Map<string, string>();
+  jaxpr.outs.forEach((a, i) => {
+    const v = cx.materialize(read(a));
+    const shape = isLit(a) ? [] : program.varShape(a as Var);
+    // Name the producing node's output after the graph output; else copy.
+    if (!renamed.has(v.name) && g.isNodeOutput(v.name)) {
+      g.rename(v.name, outputNames[i]);
+      renamed.set(v.name, outputNames[i]);
+    } else g.node("Identity", [renamed.get(v.name) ?? v.name], {}, [outputNames[i]]);
+    g.addOutput(outputNames[i], v.dtype, shape);
+  });
+  return { model: g.model("traced by jax-js makeJaxpr, lowered by udm src/engine/onnx"), inputNames, outputNames };
+}

@@ -1,0 +1,99 @@
+import { shapeBroadcast } from "../dims.js";
+import { unsupported, type Lowering, type Out, type Rule, type Value } from "../context.js";
+
+/**
+ * Elementwise primitives. jax-js and ONNX broadcast alike (numpy, right
+ * aligned), so inputs are used as they are, lazily broadcast or not, and the
+ * result keeps whatever axes stay size 1.
+ */
+
+const isFloat = (v: Value) => v.dtype === "float32" || v.dtype === "float64" || v.dtype === "float16";
+
+function result(cx: Lowering, op: string, ins: Value[], out: Out, attrs?: Record<string, number>): Value[] {
+  const name = cx.op(op, ins.map((v) => v.name), attrs);
+  return [{ name, shape: out.shape, onnx: shapeBroadcast(...ins.map((v) => v.onnx)), dtype: out.dtype }];
+}
+
+/** A rule that picks the ONNX op by the output dtype. */
+const byType = (pick: (dtype: string) => string | undefined, prim: string): Rule => (cx, ins, _p, [out]) => {
+  const op = pick(out.dtype);
+  if (!op) unsupported(`primitive "${prim}" on ${out.dtype}`);
+  return result(cx, op, ins, out);
+};
+
+/** A float-only unary op; its integer form (when jax-js allows one) is the identity. */
+const floatUnary = (op: string, prim: string, intIdentity = false): Rule => (cx, [x], _p, [out]) => {
+  if (isFloat(x)) return result(cx, op, [x], out);
+  if (intIdentity) return [x];
+  return unsupported(`primitive "${prim}" on ${x.dtype}`);
+};
+
+/** Round toward zero, which ONNX lacks: floor above 0, ceil below. */
+function trunc(cx: Lowering, q: Value): string {
+  const neg = cx.op("Less", [q.name, cx.g.scalar(q.dtype, 0)]);
+  return cx.op("Where", [neg, cx.op("Ceil", [q.name]), cx.op("Floor", [q.name])]);
+}
+
+export const elementwiseRules: Record<string, Rule> = {
+  add: byType((t) => (t === "bool" ? "Or" : "Add"), "add"),
+  mul: byType((t) => (t === "bool" ? "And" : "Mul"), "mul"),
+  min: byType((t) => (t === "bool" ? "And" : "Min"), "min"),
+  max: byType((t) => (t === "bool" ? "Or" : "Max"), "max"),
+  // jax-js: idiv = trunc(a / b) (integer division rounds toward zero like C),
+  // mod = a - b trunc(a / b): the sign of the numerator (C fmod).
+  idiv: (cx, ins, _p, [out]) => {
+    if (out.dtype === "bool") unsupported(`primitive "idiv" on bool`);
+    const [q] = result(cx, "Div", ins, out);
+    return isFloat(q) ? [{ ...q, name: trunc(cx, q) }] : [q];
+  },
+  mod: (cx, ins, _p, [out]) => {
+    if (out.dtype === "bool") unsupported(`primitive "mod" on bool`);
+    return result(cx, "Mod", ins, out, { fmod: 1 });
+  },
+  neg: (cx, [x], _p, [out]) => {
+    if (x.dtype === "bool") unsupported(`primitive "neg" on bool`);
+    if (x.dtype === "uint32") return result(cx, "Sub", [cx.full(cx.g.scalar("uint32", 0), [], "uint32"), x], out);
+    return result(cx, "Neg", [x], out);
+  },
+  reciprocal: (cx, [x], _p, [out]) => {
+    if (isFloat(x)) return result(cx, "Reciprocal", [x], out);
+    return result(cx, "Div", [cx.full(cx.g.scalar(x.dtype, 1), [], x.dtype), x], out);
+  },
+  floor: floatUnary("Floor", "floor", true),
+  ceil: floatUnary("Ceil", "ceil", true),
+  sin: floatUnary("Sin", "sin"),
+  cos: floatUnary("Cos", "cos"),
+  asin: floatUnary("Asin", "asin"),
+  atan: floatUnary("Atan", "atan"),
+  exp: floatUnary("Exp", "exp"),
+  log: floatUnary("Log", "log"),
+  erf: floatUnary("Erf", "erf"),
+  sqrt: floatUnary("Sqrt", "sqrt"),
+  erfc: (cx, [x], _p, [out]) => {
+    if (!isFloat(x)) unsupported(`primitive "erfc" on ${x.dtype}`);
+    const erf = cx.op("Erf", [x.name]);
+    return [{ ...x, name: cx.op("Sub", [cx.g.scalar(x.dtype, 1), erf]) }];
+  },
+  stop_gradient: (_cx, [x]) => [x],
+  cast: (cx, [x], _p, [out]) => [cx.cast(x, out.dtype)],
+  compare: (cx, ins, { op }: { op: string }, [out]) => {
+    // ONNX Less/LessOrEqual take no bool: compare bools as 0/1 integers.
+    const args = op === "less" || op === "less_equal" ? ins.map((v) => (v.dtype === "bool" ? cx.cast(v, "int32") : v)) : ins;
+    const onnx = shapeBroadcast(...args.map((v) => v.onnx));
+    const names = args.map((v) => v.name);
+    let name: string;
+    if (op === "less") name = cx.op("Less", names);
+    else if (op === "less_equal") name = cx.op("LessOrEqual", names);
+    else if (op === "equal") name = cx.op("Equal", names);
+    else if (op === "not_equal") name = cx.op("Not", [cx.op("Equal", names)]);
+    else return unsupported(`compare op "${op}"`);
+    return [{ name, shape: out.shape, onnx, dtype: out.dtype }];
+  },
+  where: (cx, ins, _p, [out]) => result(cx, "Where", ins, out),
+  bit_combine: (cx, ins, { op }: { op: string }, [out]) => {
+    const bool = out.dtype === "bool";
+    const name = { and: bool ? "And" : "BitwiseAnd", or: bool ? "Or" : "BitwiseOr", xor: bool ? "Xor" : "BitwiseXor" }[op];
+    if (!name) unsupported(`bit_combine op "${op}"`);
+    return result(cx, name, ins, out);
+  },
+};
