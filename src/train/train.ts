@@ -245,7 +245,8 @@ export async function train<E = Tensor>(opts: TrainOptions<E>): Promise<TrainRes
       const w = weight ?? tensor(target.shape, new Float32Array(target.data.length).fill(1));
       const lrK = o.warmup > 0 ? (o.lr * Math.min(1, k / o.warmup)) : o.lr;
       const [lr, c1, c2] = adamScalars(adam, lrK, k);
-      const out = jstep(params, m, v, ema, arr(xt), arr(tensor([t.length], t)), arr(target), arr(w), lr, c1, c2, o.emaDecay);
+      const input = objective.input ? objective.input(x0, xt, t, eps) : xt;
+      const out = jstep(params, m, v, ema, arr(input), arr(tensor([t.length], t)), arr(target), arr(w), lr, c1, c2, o.emaDecay);
       [params, m, v, ema] = out;
       // Reading the loss back every step also keeps jax-js memory flat.
       const loss = (await out[4].data())[0];

@@ -35,4 +35,10 @@ export type LossKind = "mse" | "l1" | "ce";
 export interface Objective<X = Tensor, E = Tensor> {
   readonly loss: LossKind;
   target(x0: X, xt: X, t: Float32Array, eps: E): { target: Tensor; weight?: Tensor };
+  /**
+   * What the network sees in training (default: x_t). A learned encoder
+   * (the encoding process) takes the ingredients of x_t instead and forms
+   * x_t inside the network, so the loss's gradient reaches the encoder.
+   */
+  input?(x0: X, xt: X, t: Float32Array, eps: E): Tensor;
 }
