@@ -1,8 +1,20 @@
 import type { Denoiser } from "../core/denoiser.js";
 import { timeAt, type Time } from "../core/process.js";
 import type { Rng } from "../core/rng.js";
-import { tensor, type Tensor } from "../core/tensor.js";
+import { itemSize, tensor, type Tensor } from "../core/tensor.js";
 import type { TokenProcess } from "../processes/tokens.js";
+
+/**
+ * What the oracle needs of a process: p(x_t | x0) for one row, as a
+ * probability (token processes) or a log-density (x_t real, e.g. encoding).
+ */
+export type RowLikelihood =
+  | Pick<TokenProcess<unknown>, "name" | "likelihood">
+  | { readonly name: string; logLikelihood(x0: ArrayLike<number>, xt: ArrayLike<number>, t: number): number };
+
+function logLikelihoodOf(process: RowLikelihood, x0: ArrayLike<number>, xt: ArrayLike<number>, t: number): number {
+  return "logLikelihood" in process ? process.logLikelihood(x0, xt, t) : Math.log(process.likelihood(x0, xt, t));
+}
 
 /**
  * A distribution over ALL strings of length L over V symbols (V^L of them,
@@ -76,16 +88,18 @@ export function stringCounts(dist: Enumerable, x: Tensor): Float64Array {
   return counts;
 }
 
-/** p(x0 | x_t) for one row x_t, over all V^L strings. */
-export function exactPosterior(dist: Enumerable, process: TokenProcess<unknown>, xt: ArrayLike<number>, t: number): Float64Array {
-  const post = new Float64Array(dist.probs.length);
-  let total = 0;
-  for (let i = 0; i < post.length; i++) {
+/** p(x0 | x_t) for one row x_t, over all V^L strings (in log space, so densities cannot underflow). */
+export function exactPosterior(dist: Enumerable, process: RowLikelihood, xt: ArrayLike<number>, t: number): Float64Array {
+  const logs = new Float64Array(dist.probs.length).fill(-Infinity);
+  let max = -Infinity;
+  for (let i = 0; i < logs.length; i++) {
     if (dist.probs[i] === 0) continue;
-    post[i] = dist.probs[i] * process.likelihood(stringAt(dist.V, dist.L, i), xt, t);
-    total += post[i];
+    logs[i] = Math.log(dist.probs[i]) + logLikelihoodOf(process, stringAt(dist.V, dist.L, i), xt, t);
+    max = Math.max(max, logs[i]);
   }
-  if (!(total > 0)) throw new Error(`exactPosterior: x_t = [${Array.from(xt).join(", ")}] has probability 0 at t = ${t} under ${process.name}`);
+  if (!(max > -Infinity)) throw new Error(`exactPosterior: x_t = [${Array.from(xt).join(", ")}] has probability 0 at t = ${t} under ${process.name}`);
+  const post = logs.map((l) => Math.exp(l - max));
+  const total = post.reduce((a, b) => a + b, 0);
   for (let i = 0; i < post.length; i++) post[i] /= total;
   return post;
 }
@@ -94,28 +108,31 @@ export function exactPosterior(dist: Enumerable, process: TokenProcess<unknown>,
  * The exact denoiser: x0_hat drawn from the joint posterior p(x0 | x_t) (not
  * position by position), plus the per-position marginals p(x0_i | x_t),
  * [B, L, V], which is what a factorised network predicts (for the ELBO).
+ * A row of x_t is whatever the process makes of a row of x0: L tokens, or
+ * L vectors (encoding); x0_hat is always token ids [B, L].
  */
 export function enumerableDenoiser(
   dist: Enumerable,
-  process: TokenProcess<unknown>,
+  process: RowLikelihood,
 ): Denoiser & { vocab: number; probs(xt: Tensor, t: Time): Float32Array; logProbs(xt: Tensor, t: Time): Float32Array } {
   const { V, L } = dist;
+  const row = (xt: Tensor, b: number) => xt.data.subarray(b * itemSize(xt), (b + 1) * itemSize(xt));
   return {
     vocab: V,
     sample(xt: Tensor, t: number, rng: Rng): Tensor {
       const B = xt.shape[0];
       const out = new Float32Array(B * L);
       for (let b = 0; b < B; b++) {
-        const post = exactPosterior(dist, process, xt.data.subarray(b * L, b * L + L), t);
+        const post = exactPosterior(dist, process, row(xt, b), t);
         out.set(stringAt(V, L, rng.categorical(post)), b * L);
       }
-      return tensor(xt.shape, out);
+      return tensor([B, L], out);
     },
     probs(xt: Tensor, t: Time): Float32Array {
       const B = xt.shape[0];
       const out = new Float32Array(B * L * V);
       for (let b = 0; b < B; b++) {
-        const post = exactPosterior(dist, process, xt.data.subarray(b * L, b * L + L), timeAt(t, b));
+        const post = exactPosterior(dist, process, row(xt, b), timeAt(t, b));
         for (let s = 0; s < post.length; s++) {
           const x = stringAt(V, L, s);
           for (let i = 0; i < L; i++) out[(b * L + i) * V + x[i]] += post[s];

@@ -2,7 +2,7 @@ import { jit, nn, tree, numpy as np, type Array as JArray } from "@jax-js/jax";
 import type { Denoiser } from "../core/denoiser.js";
 import { timeAt, type Time } from "../core/process.js";
 import type { Rng } from "../core/rng.js";
-import { tensor, type Tensor } from "../core/tensor.js";
+import { itemSize, tensor, type Tensor } from "../core/tensor.js";
 import type { Network, Params } from "../train/types.js";
 
 /**
@@ -28,12 +28,14 @@ export function networkCategorical(network: Network, params: Params, opts: { chu
   return {
     vocab: V,
     async logProbs(xt: Tensor, t: Time): Promise<Float32Array> {
+      // x_t is [B, L] token ids, or [B, L, ...] per-position features (encoding); the output is [B, L, V].
       const [B, L] = xt.shape;
+      const n = itemSize(xt);
       const out = new Float32Array(B * L * V);
       for (let s = 0; s < B; s += chunk) {
         const e = Math.min(B, s + chunk);
         const ts = Float32Array.from({ length: e - s }, (_, j) => timeAt(t, s + j));
-        const y = fwd(tree.ref(params), np.array(xt.data.subarray(s * L, e * L)).reshape([e - s, L]), np.array(ts));
+        const y = fwd(tree.ref(params), np.array(xt.data.subarray(s * n, e * n)).reshape([e - s, ...xt.shape.slice(1)]), np.array(ts));
         out.set((await y.data()) as Float32Array, s * L * V);
       }
       return out;
@@ -71,13 +73,14 @@ export function categoricalDenoiser(model: CategoricalModel, opts: CategoricalDe
   return {
     async sample(xt: Tensor, t: number, rng: Rng): Promise<Tensor> {
       const logp = await model.logProbs(xt, t);
-      const out = new Float32Array(xt.data.length);
+      // x0_hat is ids [B, L], whatever the shape of x_t (tokens, or vectors under encoding).
+      const [B, L] = xt.shape;
+      const out = new Float32Array(B * L);
       const w = new Float64Array(V);
-      const L = xt.shape[1];
       const range = maskId === null && opts.changedRange ? opts.changedRange(t, L) : null;
       if (range && !(range[0] <= 0 && range[1] >= L)) {
-        for (let b = 0; b < xt.shape[0]; b++) sampleRowWithCount(logp, xt.data, out, b * L, L, V, temp, range, rng);
-        return tensor(xt.shape, out);
+        for (let b = 0; b < B; b++) sampleRowWithCount(logp, xt.data, out, b * L, L, V, temp, range, rng);
+        return tensor([B, L], out);
       }
       for (let i = 0; i < out.length; i++) {
         if (maskId !== null && xt.data[i] !== maskId) {
@@ -89,7 +92,7 @@ export function categoricalDenoiser(model: CategoricalModel, opts: CategoricalDe
         for (let v = 0; v < V; v++) w[v] = Math.exp((logp[i * V + v] - mx) / temp);
         out[i] = rng.categorical(w);
       }
-      return tensor(xt.shape, out);
+      return tensor([B, L], out);
     },
   };
 }
