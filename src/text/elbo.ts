@@ -129,6 +129,12 @@ export async function maskingNelbo(model: CategoricalModel, process: MaskingLike
       est[s0 + j] = weight[j] * f;
     }
   }
+  return nelboSummary(est, L);
+}
+
+/** Mean of per-sequence NELBO estimates (nats) as a NelboResult in bits per character of rows of length L. */
+export function nelboSummary(est: Float64Array, L: number): NelboResult {
+  const S = est.length;
   let mean = 0;
   for (const e of est) mean += e / S;
   let v = 0;

@@ -1,0 +1,151 @@
+import type { Destruction } from "../core/schedule.js";
+import { tensor, type Tensor } from "../core/tensor.js";
+import { stringAt } from "../oracles/enumerable.js";
+import type { CategoricalModel } from "./denoiser.js";
+import { inverseSchedule, nelboSummary, type NelboOptions, type NelboResult } from "./elbo.js";
+
+/**
+ * The negative ELBO of replacement diffusion ("uniform" variant), in
+ * continuous time: D3PM's uniform-transition bound as T -> infinity
+ * (Austin et al. 2021; in this form SEDD, Lou et al. 2024, Thm 3.6, and
+ * UDLM, Schiff et al. 2024).
+ *
+ * Per position the replacement process has the marginals
+ *   q_t(w | v) = alpha delta_wv + (1 - alpha) / V,   alpha = 1 - m(t),
+ * which are those of the Markov chain jumping to a uniform token at rate
+ * beta(t) = -alpha'/alpha (its transition matrix over [s, t] is
+ * (alpha_t/alpha_s) I + (1 - alpha_t/alpha_s) 11^T / V). The bound is taken
+ * for that chain (the sampler's r = 0 coupling has the same marginals but is
+ * not Markov in the tokens alone). Its reverse rate from x_t to x_t with
+ * position i set to w is beta/V times the ratio p_t(y) / p_t(x_t), which
+ * for a factorised model with marginals pi_i(v) ≈ p(x0_i = v | x_t) is
+ *   s_iw = sum_v pi_i(v) q_t(w | v) / q_t(x_t,i | v)
+ *        = pi_i(x) c / (alpha + c) + pi_i(w) (alpha + c) / c + (1 - pi_i(x) - pi_i(w)),
+ * with x = x_t,i, c = (1 - alpha) / V. Exact marginals give exact reverse
+ * rates (only one position changes at a time). With
+ * r_iw = q_t(w | x0_i) / q_t(x | x0_i), the true ratio given x0, SEDD's
+ * diffusion-weighted denoising score entropy gives
+ *   -log p(x0) <= int_0^1 beta(t)/V E_{x_t | x0} [ sum_i sum_{w != x_t,i} f(s_iw, r_iw) ] dt + KL(q_1(. | x0) || uniform),
+ *   f(s, r) = s - r log s + r (log r - 1) = s - r - r log(s / r) >= 0.
+ * Substituting alpha for t (beta dt = -d alpha / alpha) the integral is
+ * schedule-free: int_{alpha(1)}^1 (1 / alpha) (1/V) E[...] d alpha. The
+ * integrand is O(alpha) as alpha -> 0 and has a log singularity at
+ * alpha = 1, which 1 - alpha = (1 - alpha(1)) u^2 removes: in u in (0, 1)
+ * the integrand is bounded (for a model whose probabilities are), so
+ * u ~ U(0, 1), stratified, gives a bounded Monte Carlo estimate. The model
+ * is evaluated at t = m^{-1}(1 - alpha). With the exact posterior the bound
+ * equals -log p(x0) for every x0 (test/replacement-elbo.test.ts).
+ */
+export interface ReplacementLike {
+  readonly vocab: number;
+  readonly schedule: Destruction;
+  readonly variant?: string;
+}
+
+function check(process: ReplacementLike): void {
+  if (process.variant !== undefined && process.variant !== "uniform") {
+    // "different" has q_t(x0 | x0) = 1 - m < 1/V once m > (V-1)/V: no Markov chain of uniform jumps has those marginals.
+    throw new Error(`replacement NELBO: defined for variant "uniform" (a Markov uniform-jump chain); "${process.variant}" has none`);
+  }
+}
+
+/** (1/V) sum_i sum_{w != x_t,i} f(s_iw, r_iw) for one row: the integrand at alpha, without the 1/alpha. */
+function scoreEntropy(logp: Float32Array, off: number, x0: ArrayLike<number>, xt: ArrayLike<number>, alpha: number, V: number): number {
+  const L = x0.length;
+  const c = (1 - alpha) / V;
+  const stay = c / (alpha + c), jump = (alpha + c) / c;
+  let total = 0;
+  for (let i = 0; i < L; i++) {
+    const x = xt[i], y = x0[i];
+    const p = (v: number) => Math.exp(logp[(off + i) * V + v]);
+    const px = p(x);
+    for (let w = 0; w < V; w++) {
+      if (w === x) continue;
+      const pw = p(w);
+      const s = px * stay + pw * jump + Math.max(0, 1 - px - pw);
+      // True ratio given x0: x kept (x = y) -> c / (alpha + c); else w = y -> (alpha + c) / c, other w -> 1.
+      const r = x === y ? stay : w === y ? jump : 1;
+      total += s - r - r * Math.log(s / r);
+    }
+  }
+  return total / V;
+}
+
+/** KL(q_1(. | x0) || uniform) for a row of length L when m(1) < 1 (0 when m(1) = 1). */
+function priorKl(alpha1: number, V: number, L: number): number {
+  if (alpha1 <= 0) return 0;
+  const c = (1 - alpha1) / V;
+  const self = alpha1 + c;
+  return L * (self * Math.log(V * self) + (V - 1) * (c > 0 ? c * Math.log(V * c) : 0));
+}
+
+/** Monte Carlo NELBO of a categorical model on held-out sequences [M, L] (see the file comment). */
+export async function replacementNelbo(model: CategoricalModel, process: ReplacementLike, data: Tensor, opts: NelboOptions): Promise<NelboResult> {
+  check(process);
+  const [M, L] = data.shape;
+  const V = process.vocab;
+  if (model.vocab !== V) throw new Error(`replacement NELBO: the model predicts ${model.vocab} tokens, the process has ${V}`);
+  const reps = opts.samplesPerSeq ?? 1;
+  const batch = opts.batch ?? 256;
+  const rng = opts.rng;
+  const m = process.schedule;
+  const alpha1 = 1 - m(1);
+  const S = M * reps;
+  const perm = rng.permutation(S);
+  const est = new Float64Array(S);
+  for (let s0 = 0; s0 < S; s0 += batch) {
+    const n = Math.min(batch, S - s0);
+    const xt = new Float32Array(n * L);
+    const ts = new Float32Array(n);
+    const alphas = new Float64Array(n);
+    const us = new Float64Array(n);
+    for (let j = 0; j < n; j++) {
+      const row = (s0 + j) % M;
+      // 1 - alpha = (1 - alpha(1)) u^2 with u stratified in (0, 1) (see the quadrature below); x_t ~ q_t(. | x0).
+      const u = (perm[s0 + j] + rng.uniform()) / S;
+      const alpha = 1 - (1 - alpha1) * u * u;
+      alphas[j] = alpha;
+      us[j] = u;
+      ts[j] = inverseSchedule(m, 1 - alpha);
+      for (let i = 0; i < L; i++) xt[j * L + i] = rng.uniform() < 1 - alpha ? rng.int(V) : data.data[row * L + i];
+    }
+    const logp = await model.logProbs(tensor([n, L], xt), ts);
+    for (let j = 0; j < n; j++) {
+      const row = (s0 + j) % M;
+      const x0 = data.data.subarray(row * L, row * L + L);
+      const g = scoreEntropy(logp, j * L, x0, xt.subarray(j * L, j * L + L), alphas[j], V);
+      est[s0 + j] = (2 * us[j] * (1 - alpha1) * g) / alphas[j] + priorKl(alpha1, V, L);
+    }
+  }
+  return nelboSummary(est, L);
+}
+
+/**
+ * The same bound for one short row, with E_{x_t | x0} enumerated over all
+ * V^L strings and the alpha integral by the midpoint rule on `nodes` points.
+ */
+export async function replacementNelboQuadrature(model: CategoricalModel, process: ReplacementLike, x0: ArrayLike<number>, nodes = 400): Promise<number> {
+  check(process);
+  const L = x0.length;
+  const V = process.vocab;
+  if (V ** L > 4096) throw new Error(`replacementNelboQuadrature: enumerates V^L = ${V}^${L} strings, too many`);
+  const alpha1 = 1 - process.schedule(1);
+  const all = Array.from({ length: V ** L }, (_, k) => stringAt(V, L, k));
+  const xt = tensor([all.length, L], all.flat());
+  let total = 0;
+  // 1 - alpha = (1 - alpha(1)) u^2: the integrand has a log singularity at alpha = 1 that the midpoint rule in u resolves.
+  for (let k = 0; k < nodes; k++) {
+    const u = (k + 0.5) / nodes;
+    const alpha = 1 - (1 - alpha1) * u * u;
+    const logp = await model.logProbs(xt, inverseSchedule(process.schedule, 1 - alpha));
+    let e = 0;
+    all.forEach((x, j) => {
+      let q = 1;
+      for (let i = 0; i < L; i++) q *= (x[i] === x0[i] ? alpha : 0) + (1 - alpha) / V;
+      e += q * scoreEntropy(logp, j * L, x0, x, alpha, V);
+    });
+    total += (2 * u * (1 - alpha1) * e) / alpha / nodes;
+  }
+  return total + priorKl(alpha1, V, L);
+}
+
