@@ -28,6 +28,12 @@ export interface TransformerConfig {
    * learns only after a plateau.
    */
   window?: number;
+  /**
+   * Real-valued input: x is [B, L, inputDim] (e.g. embedded tokens under
+   * the encoding process) instead of ids, and a dense layer `in` takes the
+   * place of the token embedding (neighbours, if any, enter it the same way).
+   */
+  inputDim?: number;
 }
 
 /**
@@ -49,6 +55,10 @@ export function transformer(config: TransformerConfig): Network {
   const ratio = config.mlpRatio ?? 4;
   const timeDim = config.timeDim ?? 64;
   const window = config.window ?? 0;
+  const inputDim = config.inputDim;
+  if (inputDim !== undefined && !(Number.isInteger(inputDim) && inputDim > 0)) throw new Error(`transformer: inputDim must be a positive integer, got ${inputDim}`);
+  // Features per position: a one-hot id, or the input vector.
+  const F = inputDim ?? Vin;
   if (!(Number.isInteger(window) && window >= 0 && window < L)) throw new Error(`transformer: window must be an integer in 0..${L - 1}, got ${window}`);
   const offsets = Array.from({ length: 2 * window }, (_, j) => (j < window ? j - window : j - window + 1));
   for (const [k, v] of Object.entries({ vocab: V, inputVocab: Vin, length: L, dim: D, heads: H, mlpRatio: ratio, timeDim })) {
@@ -68,14 +78,15 @@ export function transformer(config: TransformerConfig): Network {
 
   return {
     name: "transformer",
-    config: { vocab: V, inputVocab: Vin, length: L, dim: D, heads: H, layers, mlpRatio: ratio, timeDim, window },
+    config: { vocab: V, inputVocab: Vin, length: L, dim: D, heads: H, layers, mlpRatio: ratio, timeDim, window, ...(inputDim ? { inputDim } : {}) },
     init(seed: number): Params {
       const rng = new Rng(seed);
       const p: Params = {};
       const table = (rows: number, scale: number) => np.array(Float32Array.from({ length: rows * D }, () => scale * rng.normal())).reshape([rows, D]);
-      p["tok.emb"] = table(Vin, 1);
+      if (inputDim) initDense(p, "in", rng, (1 + offsets.length) * inputDim, D);
+      else p["tok.emb"] = table(Vin, 1);
       p["pos.emb"] = table(L, 0.5);
-      if (offsets.length > 0) p["near.emb"] = table(offsets.length * Vin, 1);
+      if (offsets.length > 0 && !inputDim) p["near.emb"] = table(offsets.length * Vin, 1);
       initDense(p, "time1", rng, timeDim, D);
       initDense(p, "time2", rng, D, D);
       const ln = (name: string) => {
@@ -98,25 +109,27 @@ export function transformer(config: TransformerConfig): Network {
     apply(params: Params, x: JArray, t: JArray): JArray {
       const p = new ParamTaker(params);
       const [B, len] = x.shape;
-      if (x.shape.length !== 2 || len !== L) {
+      const want = inputDim ? `vectors [B, ${L}, ${inputDim}]` : `ids [B, ${L}]`;
+      if (x.shape.length !== (inputDim ? 3 : 2) || len !== L || (inputDim && x.shape[2] !== inputDim)) {
         x.dispose();
         t.dispose();
         p.finish();
-        throw new Error(`transformer: input must be ids [B, ${L}], got [${x.shape.join(", ")}]`);
+        throw new Error(`transformer: input must be ${want}, got [${x.shape.join(", ")}]`);
       }
-      const onehot3 = nn.oneHot(x.astype(np.int32), Vin); // [B, L, Vin]
+      const feats = inputDim ? x : nn.oneHot(x.astype(np.int32), Vin); // [B, L, F]
+      // [f(x_i), f(x_{i+d}) for each d] @ [E_tok; E_near] (or @ W_in): one matmul.
+      const parts = [feats.ref];
+      for (const d of offsets) {
+        const zeros = np.zeros([B, Math.abs(d), F]);
+        parts.push(d > 0 ? np.concatenate([feats.ref.slice([], [d]), zeros], 1) : np.concatenate([zeros, feats.ref.slice([], [0, L + d])], 1));
+      }
+      feats.dispose();
+      const all = parts.length === 1 ? parts[0] : np.concatenate(parts, 2);
       let h: JArray;
-      if (offsets.length === 0) h = np.matmul(onehot3.reshape([B * L, Vin]), p.take("tok.emb")).reshape([B, L, D]);
+      if (inputDim) h = dense(p, "in", all);
       else {
-        // [onehot(x_i), onehot(x_{i+d}) for each d] @ [E_tok; E_near]: one matmul.
-        const parts = [onehot3.ref];
-        for (const d of offsets) {
-          const zeros = np.zeros([B, Math.abs(d), Vin]);
-          parts.push(d > 0 ? np.concatenate([onehot3.ref.slice([], [d]), zeros], 1) : np.concatenate([zeros, onehot3.ref.slice([], [0, L + d])], 1));
-        }
-        onehot3.dispose();
-        const table = np.concatenate([p.take("tok.emb"), p.take("near.emb")], 0);
-        h = np.matmul(np.concatenate(parts, 2).reshape([B * L, (1 + offsets.length) * Vin]), table).reshape([B, L, D]);
+        const table = offsets.length === 0 ? p.take("tok.emb") : np.concatenate([p.take("tok.emb"), p.take("near.emb")], 0);
+        h = np.matmul(all.reshape([B * L, (1 + offsets.length) * F]), table).reshape([B, L, D]);
       }
       h = h.add(p.take("pos.emb").reshape([1, L, D]));
       const temb = dense(p, "time2", silu(dense(p, "time1", timeEmbedding(t, timeDim))));
