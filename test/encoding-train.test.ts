@@ -4,7 +4,7 @@ import { init, jit, numpy as np, tree, type Array as JArray } from "@jax-js/jax"
 import { Rng } from "../src/core/rng.js";
 import { cosine } from "../src/core/schedule.js";
 import { tensor } from "../src/core/tensor.js";
-import { encoding } from "../src/processes/encoding.js";
+import { encoding, type Encoder } from "../src/processes/encoding.js";
 import { embeddingsHost, encoderNetwork } from "../src/model/encoder-network.js";
 import { transformer } from "../src/model/transformer.js";
 import { entropy, sampleEnumerable, testStrings } from "../src/oracles/enumerable.js";
@@ -91,7 +91,7 @@ test("joint training: the gradient reaches E through x_t; with norm sqrt(d) the 
 
 test("a jointly trained encoding model on the 27 strings: its bits/char bound approaches the entropy", async () => {
   const net = encoderNetwork({ vocab: V, dim: d, norm: "sqrt-d" }, inner());
-  const enc = { vocab: V, dim: d, table: new Float32Array(V * d) };
+  const enc: Encoder = { vocab: V, dim: d, table: new Float32Array(V * d) };
   const proc = encoding({ schedule, encoder: enc });
   const res = await train({ process: proc, network: net, objective: encodingObjective(proc), data: sampleEnumerable(dist, 4000, new Rng(1)), steps: 400, batchSize: 64, lr: 3e-3, emaDecay: 0.98, seed: 0 });
   enc.table = embeddingsHost(await host(res.ema["encoder.emb"]), "sqrt-d", d);

@@ -114,7 +114,7 @@ function posteriorLaw(post: EncodingProcess["posteriorNoise"], t: number, seed: 
   const x0 = sampleEnumerable(dist, n, rng);
   const eps = proc.noise(x0.shape, rng);
   const xt = proc.forward(x0, t, eps);
-  const x0hat = oracle.sample(xt, t, rng);
+  const x0hat = oracle.sample(xt, t, rng) as Tensor;
   const back = post(x0hat, xt, t, rng);
   const edges = [-1.5, -0.75, -0.25, 0.25, 0.75, 1.5];
   const bin = (v: number) => edges.filter((e) => v >= e).length;

@@ -1,4 +1,4 @@
-import type { Destruction } from "../core/schedule.js";
+import type { Schedule } from "../core/schedule.js";
 import { tensor, type Tensor } from "../core/tensor.js";
 import { stringAt } from "../oracles/enumerable.js";
 import type { CategoricalModel } from "./denoiser.js";
@@ -38,7 +38,7 @@ import { inverseSchedule, nelboSummary, type NelboOptions, type NelboResult } fr
  */
 export interface ReplacementLike {
   readonly vocab: number;
-  readonly schedule: Destruction;
+  readonly schedule: Schedule;
   readonly variant?: string;
 }
 
@@ -88,7 +88,7 @@ export async function replacementNelbo(model: CategoricalModel, process: Replace
   const reps = opts.samplesPerSeq ?? 1;
   const batch = opts.batch ?? 256;
   const rng = opts.rng;
-  const m = process.schedule;
+  const m = (t: number) => process.schedule.m(t);
   const alpha1 = 1 - m(1);
   const S = M * reps;
   const perm = rng.permutation(S);
@@ -129,7 +129,8 @@ export async function replacementNelboQuadrature(model: CategoricalModel, proces
   const L = x0.length;
   const V = process.vocab;
   if (V ** L > 4096) throw new Error(`replacementNelboQuadrature: enumerates V^L = ${V}^${L} strings, too many`);
-  const alpha1 = 1 - process.schedule(1);
+  const m = (t: number) => process.schedule.m(t);
+  const alpha1 = 1 - m(1);
   const all = Array.from({ length: V ** L }, (_, k) => stringAt(V, L, k));
   const xt = tensor([all.length, L], all.flat());
   let total = 0;
@@ -137,7 +138,7 @@ export async function replacementNelboQuadrature(model: CategoricalModel, proces
   for (let k = 0; k < nodes; k++) {
     const u = (k + 0.5) / nodes;
     const alpha = 1 - (1 - alpha1) * u * u;
-    const logp = await model.logProbs(xt, inverseSchedule(process.schedule, 1 - alpha));
+    const logp = await model.logProbs(xt, inverseSchedule(m, 1 - alpha));
     let e = 0;
     all.forEach((x, j) => {
       let q = 1;
