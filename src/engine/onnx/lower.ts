@@ -58,6 +58,18 @@ export function lowerJaxpr(closed: ClosedJaxpr, opts: LowerOptions = {}): Lowere
 
 type Var = Jaxpr["inBinders"][number];
 type Atom = Jaxpr["outs"][number];
+type Eqn = Jaxpr["eqns"][number];
+
+/**
+ * The dtype a weakly typed literal input k of `eqn` stands for: jax-js
+ * traces `x.mul(2)` on int32 x as `mul x 2.0:float32(weak)`.
+ */
+function literalDtype(eqn: Eqn, k: number): DType {
+  const other = eqn.inputs.find((a, j) => j !== k && !isLit(a));
+  if (eqn.primitive === "compare") return (other?.aval.dtype ?? "float32") as DType;
+  if (eqn.primitive === "where" && k === 0) return "bool";
+  return eqn.outBinders[0].aval.dtype as DType;
+}
 
 export function lowerProgram(program: Program, opts: Pick<LowerOptions, "inputNames" | "outputNames"> = {}): LoweredModel {
   const { jaxpr, consts } = program;
@@ -84,8 +96,12 @@ export function lowerProgram(program: Program, opts: Pick<LowerOptions, "inputNa
     env.set(v, cx.full(name, shape, dtype));
   });
 
-  const read = (a: Atom): Value => {
-    if (isLit(a)) return cx.full(g.scalar(a.aval.dtype as DType, a.value), [], a.aval.dtype as DType);
+  /** A literal is a scalar constant; a weakly typed one takes the dtype it is used at (`weak`). */
+  const read = (a: Atom, weak?: DType): Value => {
+    if (isLit(a)) {
+      const dtype = a.aval.weakType && weak ? weak : (a.aval.dtype as DType);
+      return cx.full(g.scalar(dtype, a.value), [], dtype);
+    }
     const v = env.get(a as Var);
     if (!v) throw new Error(`onnx lowering: internal: ${a.toString()} used before it is defined`);
     return v;
@@ -98,7 +114,7 @@ export function lowerProgram(program: Program, opts: Pick<LowerOptions, "inputNa
     const outs = eqn.outBinders.map((v) => ({ shape: program.varShape(v), dtype: v.aval.dtype as DType }));
     let values: Value[];
     try {
-      values = rule(cx, eqn.inputs.map(read), program.params(i), outs);
+      values = rule(cx, eqn.inputs.map((a, k) => read(a, literalDtype(eqn, k))), program.params(i), outs);
     } catch (e) {
       const msg = (e as Error).message;
       throw new Error(msg.includes("(in equation") ? msg : `${msg} ${where()}`);

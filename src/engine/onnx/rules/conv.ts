@@ -1,17 +1,19 @@
-import { dimAdd, isSym, type Dim } from "../dims.js";
+import { dimAdd, dimEq, dimProd, isSym, type Dim } from "../dims.js";
 import { BIG } from "../graph.js";
 import { unsupported, type Lowering, type Rule, type Value } from "../context.js";
 
 /**
- * jax-js `conv` is lax.conv_general_dilated: lhs [N, C_in, spatial..],
- * rhs [C_out, C_in, kernel..], cross-correlation with strides, padding
- * (lo, hi; negative crops), lhs dilation (zeros between inputs: what `grad`
- * produces for the input gradient of a strided conv, a transposed conv) and
- * rhs dilation. Lowered to:
+ * jax-js `conv` is lax.conv_general_dilated: lhs [V.., N, C_in, spatial..],
+ * rhs [V.., C_out, C_in, kernel..] (V: vmapped axes, e.g. the groups of a
+ * grouped conv), cross-correlation with strides, padding (lo, hi; negative
+ * crops), lhs dilation (zeros between inputs: what `grad` produces for the
+ * input gradient of a strided conv, a transposed conv) and rhs dilation.
+ * Lowered to:
  *   lhs dilation 1               -> Conv (a crop first if padding < 0)
  *   lhs dilation d, strides 1    -> ConvTranspose(stride d) of the flipped,
  *                                   channel-swapped kernel, pads (k-1)r - lo
  *   otherwise                    -> the zeros inserted explicitly, then Conv
+ * V axes become ONNX groups: [N, V C_in, ..] with group = prod(V).
  */
 
 interface ConvParams {
@@ -24,64 +26,82 @@ interface ConvParams {
 
 export const convRules: Record<string, Rule> = {
   conv: (cx, [x0, w0], p: ConvParams, [out]) => {
-    if (p.vmapDims !== 0) unsupported(`conv with vmapDims = ${p.vmapDims} (a vmapped convolution)`);
-    let x = cx.materialize(x0);
-    const w = cx.materialize(w0);
-    if (p.strides.length === 0) unsupported("conv without spatial axes");
-    const kernel = w.shape.slice(2) as number[];
-    if (kernel.some((k) => isSym(k))) unsupported("conv with a batch-dependent kernel size");
-    if (p.lhsDilation.some((d) => d > 1)) {
-      const pb = kernel.map((k, i) => (k - 1) * p.rhsDilation[i] - p.padding[i][0]);
-      if (p.strides.every((s) => s === 1) && pb.every((b) => b >= 0)) return [convTranspose(cx, x, w, p, pb, out.shape)];
-      x = dilate(cx, x, p.lhsDilation);
+    const v = p.vmapDims;
+    const n = p.strides.length;
+    if (n === 0) unsupported("conv without spatial axes");
+    const lhs = cx.materialize(x0);
+    const rhs = cx.materialize(w0);
+    const V = lhs.shape.slice(0, v);
+    if (!V.every((d, i) => dimEq(d, rhs.shape[i]))) unsupported(`conv with vmapped axes [${V}] vs [${rhs.shape.slice(0, v)}]`);
+    const G = dimProd(V);
+    if (isSym(G)) unsupported("conv with batch-dependent groups");
+    const [N, C, ...S] = lhs.shape.slice(v);
+    const [Co, , ...K] = rhs.shape.slice(v);
+    if (K.some(isSym)) unsupported("conv with a batch-dependent kernel size");
+    const spatial = Array.from({ length: n }, (_, i) => v + 2 + i);
+    // lhs -> [N, G C, S..]; rhs -> [G, Co, C, K..] (as it is when not vmapped).
+    let x = cx.transpose(lhs, [v, ...Array.from({ length: v }, (_, i) => i), v + 1, ...spatial]);
+    x = cx.reshape(x, [N, G * (C as number), ...S]);
+    const w = v === 0 ? rhs : cx.reshape(rhs, [G, Co, C, ...K]);
+    const kernel = K as number[];
+    let y: string;
+    const pb = kernel.map((k, i) => (k - 1) * p.rhsDilation[i] - p.padding[i][0]);
+    const So = out.shape.slice(v + 2);
+    if (p.lhsDilation.some((d) => d > 1) && p.strides.every((s) => s === 1) && pb.every((b) => b >= 0)) {
+      y = convTranspose(cx, x, w, G, p, pb, So);
+    } else {
+      if (p.lhsDilation.some((d) => d > 1)) x = dilate(cx, x, p.lhsDilation);
+      y = conv(cx, x, v === 0 ? w : cx.reshape(w, [G * (Co as number), C, ...K]), G, p);
     }
-    return [conv(cx, x, w, p, out.shape)];
+    // [N, G Co, So..] -> [V.., N, Co, So..].
+    if (v === 0) return [cx.full(y, out.shape, out.dtype)];
+    const split = cx.full(cx.reshapeTensor(y, [N, G * (Co as number), ...So], [N, ...V, Co, ...So]), [N, ...V, Co, ...So], out.dtype);
+    return [cx.transpose(split, [...Array.from({ length: v }, (_, i) => i + 1), 0, v + 1, ...spatial])];
   },
 };
 
 /** Conv with lhs dilation 1; negative padding crops the input first. */
-function conv(cx: Lowering, x0: Value, w: Value, p: ConvParams, outShape: readonly Dim[]): Value {
+function conv(cx: Lowering, x0: Value, w: Value, group: number, p: ConvParams): string {
   let x = x0;
   const crop = p.padding.flatMap(([lo, hi], i) => (lo < 0 || hi < 0 ? [i] : []));
   if (crop.length) {
-    const shape = x.shape.map((d, a) => {
-      const i = a - 2;
-      return crop.includes(i) ? dimAdd(d, Math.min(0, p.padding[i][0]) + Math.min(0, p.padding[i][1])) : d;
-    });
+    const shape = x.shape.map((d, a) => (crop.includes(a - 2) ? dimAdd(d, Math.min(0, p.padding[a - 2][0]) + Math.min(0, p.padding[a - 2][1])) : d));
     const starts = crop.map((i) => Math.max(0, -p.padding[i][0]));
     const ends = crop.map((i) => (p.padding[i][1] < 0 ? dimAdd(x.shape[i + 2], p.padding[i][1]) : BIG));
     x = cx.slice(x, crop.map((i) => i + 2), starts, ends, undefined, shape, shape);
   }
   const pads = [...p.padding.map(([lo]) => Math.max(0, lo)), ...p.padding.map(([, hi]) => Math.max(0, hi))];
-  const name = cx.op("Conv", [x.name, w.name], { strides: p.strides, dilations: p.rhsDilation, pads, kernel_shape: w.shape.slice(2) as number[] });
-  return cx.full(name, outShape, x.dtype);
+  return cx.op("Conv", [x.name, w.name], { strides: p.strides, dilations: p.rhsDilation, pads, group, kernel_shape: w.shape.slice(2) as number[] });
 }
 
-/** The transposed convolution that equals a conv with lhs dilation d and strides 1. */
-function convTranspose(cx: Lowering, x: Value, w: Value, p: ConvParams, pb: number[], outShape: readonly Dim[]): Value {
-  const n = p.strides.length;
-  // W'[ci, co, k] = W[co, ci, K - 1 - k].
-  const spatial = Array.from({ length: n }, (_, i) => i + 2);
-  const swapped = cx.transpose(w, [1, 0, ...spatial]);
+/**
+ * The transposed convolution equal to a conv with lhs dilation d and strides
+ * 1: its kernel W'[g ci, co, k] = W[g, co, ci, K - 1 - k] (w is [Co, C, K..],
+ * or [G, Co, C, K..] when vmapped).
+ */
+function convTranspose(cx: Lowering, x: Value, w: Value, G: number, p: ConvParams, pb: number[], So: readonly Dim[]): string {
+  const grouped = w.shape.length === x.shape.length + 1;
+  const [Co, C, ...K] = w.shape.slice(grouped ? 1 : 0);
+  const kernel = K as number[];
+  const spatial = kernel.map((_, i) => i + 2);
+  const swapped = grouped
+    ? cx.reshape(cx.transpose(w, [0, 2, 1, ...spatial.map((a) => a + 1)]), [G * (C as number), Co, ...K])
+    : cx.transpose(w, [1, 0, ...spatial]);
   const flipped = cx.slice(swapped, spatial, spatial.map(() => -1), spatial.map(() => -BIG), spatial.map(() => -1), swapped.shape, swapped.onnx);
-  const kernel = w.shape.slice(2) as number[];
-  // ConvTranspose's full output is d (in - 1) + (k - 1) r + 1, cut by pb and pe;
-  // a negative pe (output longer than that) is zero padding after.
-  const pe = kernel.map((k, i) => {
-    const full = p.lhsDilation[i] * ((x.shape[i + 2] as number) - 1) + (k - 1) * p.rhsDilation[i] + 1;
-    return full - pb[i] - (outShape[i + 2] as number);
-  });
-  if (spatial.some((a) => isSym(x.shape[a]) || isSym(outShape[a]))) unsupported("transposed conv with a batch-dependent spatial size");
-  const name = cx.op("ConvTranspose", [x.name, flipped.name], {
+  if (x.shape.slice(2).some(isSym) || So.some(isSym)) unsupported("transposed conv with a batch-dependent spatial size");
+  // The full output is d (in - 1) + (k - 1) r + 1, cut by pb and pe; a
+  // negative pe (an output longer than that) is zero padding after.
+  const pe = kernel.map((k, i) => p.lhsDilation[i] * ((x.shape[i + 2] as number) - 1) + (k - 1) * p.rhsDilation[i] + 1 - pb[i] - (So[i] as number));
+  const y = cx.op("ConvTranspose", [x.name, flipped.name], {
     strides: p.lhsDilation,
     dilations: p.rhsDilation,
     pads: [...pb, ...pe.map((e) => Math.max(0, e))],
+    group: G,
     kernel_shape: kernel,
   });
   const extra = pe.map((e) => Math.max(0, -e));
-  if (extra.every((e) => e === 0)) return cx.full(name, outShape, x.dtype);
-  const pads = [0, 0, ...extra.map(() => 0), 0, 0, ...extra];
-  return cx.full(cx.op("Pad", [name, cx.g.ints(pads)]), outShape, x.dtype);
+  if (extra.every((e) => e === 0)) return y;
+  return cx.op("Pad", [y, cx.g.ints([0, 0, ...extra.map(() => 0), 0, 0, ...extra])]);
 }
 
 /** Insert d - 1 zeros between neighbours on each spatial axis (lhs dilation). */
@@ -94,15 +114,14 @@ function dilate(cx: Lowering, x0: Value, dilation: number[]): Value {
     if (isSym(len)) unsupported("lhs dilation of a batch-dependent axis");
     const rank = x.shape.length;
     // [.., L, ..] -> [.., L, 1, ..] -> pad to [.., L, d, ..] -> [.., L d, ..] -> first (L - 1) d + 1.
-    const withUnit = [...x.shape.slice(0, a + 1), 1, ...x.shape.slice(a + 1)];
-    let name = cx.op("Unsqueeze", [x.name, cx.g.ints([a + 1])]);
+    const withD = [...x.shape.slice(0, a + 1), d, ...x.shape.slice(a + 1)];
     const pads = new Array(2 * (rank + 1)).fill(0);
     pads[rank + 1 + a + 1] = d - 1;
-    name = cx.op("Pad", [name, cx.g.ints(pads)]);
+    const padded = cx.op("Pad", [cx.op("Unsqueeze", [x.name, cx.g.ints([a + 1])]), cx.g.ints(pads)]);
     const merged = x.shape.map((s, j) => (j === a ? len * d : s));
-    name = cx.reshapeTensor(name, withUnit.map((s, j) => (j === a + 1 ? d : s)), merged);
+    const flat = cx.full(cx.reshapeTensor(padded, withD, merged), merged, x.dtype);
     const shape = x.shape.map((s, j) => (j === a ? (len - 1) * d + 1 : s));
-    x = cx.slice(cx.full(name, merged, x.dtype), [a], [0], [(len - 1) * d + 1], undefined, shape, shape);
+    x = cx.slice(flat, [a], [0], [(len - 1) * d + 1], undefined, shape, shape);
   });
   return x;
 }

@@ -89,7 +89,13 @@ export const elementwiseRules: Record<string, Rule> = {
     else return unsupported(`compare op "${op}"`);
     return [{ name, shape: out.shape, onnx, dtype: out.dtype }];
   },
-  where: (cx, ins, _p, [out]) => result(cx, "Where", ins, out),
+  where: (cx, ins, _p, [out]) => {
+    if (out.dtype !== "bool") return result(cx, "Where", ins, out);
+    // ONNX Runtime's Where has no bool kernel: (c and x) or (not c and y).
+    const [c, x, y] = ins.map((v) => v.name);
+    const name = cx.op("Or", [cx.op("And", [c, x]), cx.op("And", [cx.op("Not", [c]), y])]);
+    return [{ name, shape: out.shape, onnx: shapeBroadcast(...ins.map((v) => v.onnx)), dtype: out.dtype }];
+  },
   bit_combine: (cx, ins, { op }: { op: string }, [out]) => {
     const bool = out.dtype === "bool";
     const name = { and: bool ? "And" : "BitwiseAnd", or: bool ? "Or" : "BitwiseOr", xor: bool ? "Xor" : "BitwiseXor" }[op];
