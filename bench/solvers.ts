@@ -37,8 +37,9 @@ import { sampleEuler, sampleHeun, sampleRk45 } from "../src/samplers/ode.js";
 import { sampleEulerMaruyama } from "../src/samplers/sde.js";
 import { sampleDpmSolver2M } from "../src/samplers/dpm-solver.js";
 import { evalNll } from "../src/likelihood/eval.js";
-import { linePlot } from "../src/viz/lineplot.js";
-import { hstack, type Color } from "../src/viz/canvas.js";
+import { chart } from "../src/viz/chart.js";
+import { row } from "../src/viz/plots/compose.js";
+import { lossPlot } from "../src/viz/plots/loss.js";
 
 const quick = process.argv.includes("--quick");
 const schedule = logSnrLinear(); // a(1) > 0, so the reverse SDE's f = a'/a is finite at t = 1
@@ -164,15 +165,15 @@ async function main() {
   const md = markdown(results);
   writeFileSync(`bench/out/solvers${quick ? "-quick" : ""}.md`, md);
   console.log(md);
-  const plot = (metric: "energy" | "endpoint", title: string) => hstack(results.map((r) => {
+  const plot = (metric: "energy" | "endpoint", title: string) => chart((document) => row(document, results.map((r) => {
     const names = [...new Set(r.points.filter((p) => p[metric] !== undefined).map((p) => p.sampler))];
     const lines = names.map((s) => {
       const pts = r.points.filter((p) => p.sampler === s).sort((a, b) => a.nfe - b.nfe);
       return { label: s, x: pts.map((p) => Math.log10(p.nfe)), y: pts.map((p) => p[metric]!), color: COLORS[s] };
     });
-    if (metric === "energy") lines.push({ label: "data floor", x: [Math.log10(3), Math.log10(400)], y: [r.floor, r.floor], color: [150, 150, 150] });
-    return linePlot(lines, { title: `${r.name}: ${title}`, xLabel: "log10 NFE", width: 560, height: 420, smooth: 0 });
-  }));
+    if (metric === "energy") lines.push({ label: "data floor", x: [Math.log10(3), Math.log10(400)], y: [r.floor, r.floor], color: "#969696" });
+    return lossPlot(lines, { title: `${r.name}: ${title}`, xLabel: "log10 NFE", width: 560, height: 420, smooth: 0, document });
+  })));
   const dir = quick ? "bench/out" : "docs";
   const suffix = quick ? "-quick" : "";
   plot("energy", "energy distance").save(`${dir}/solvers-nfe${suffix}.png`);
@@ -180,9 +181,9 @@ async function main() {
   console.log(`wrote ${dir}/solvers-nfe${suffix}.png, ${dir}/solvers-endpoint${suffix}.png`);
 }
 
-const COLORS: Record<string, Color> = {
-  "generic r=0": [31, 119, 180], "generic DDPM r": [255, 127, 14], "EM-SDE": [44, 160, 44], "Euler ODE": [214, 39, 40],
-  "Heun ODE": [148, 103, 189], "DPM-Solver++(2M)": [23, 190, 207], "RK45 ODE": [140, 86, 75],
+const COLORS: Record<string, string> = {
+  "generic r=0": "#1f77b4", "generic DDPM r": "#ff7f0e", "EM-SDE": "#2ca02c", "Euler ODE": "#d62728",
+  "Heun ODE": "#9467bd", "DPM-Solver++(2M)": "#17becf", "RK45 ODE": "#8c564b",
 };
 
 const mean = (v: number[]) => v.reduce((a, b) => a + b, 0) / v.length;

@@ -167,8 +167,8 @@ test("cli: a small demo writes its pictures, metrics and one self-contained repo
     assert.equal(readFileSync(join(dir, `samples-${tag}`, "samples.csv"), "utf8").trim().split("\n").length, 101);
   }
   const html = readFileSync(join(dir, "report.html"), "utf8");
-  assert.equal(html.match(/<img /g)?.length, 7, "loss curve + 2 pictures per sampler");
-  assert.ok(!/src="(?!data:)/.test(html), "every image is inline");
+  assert.equal(html.match(/<figure><svg /g)?.length, 7, "loss curve + 2 charts per sampler, inline SVG");
+  assert.ok(!/(src|href)="(?!data:|#)/.test(html), "every picture is inline");
   assert.match(r.stdout, /energy distance to held-out/);
   // A second demo replaces the first; a bad value leaves it as it is.
   const before = snapshot(dir);

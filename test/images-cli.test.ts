@@ -14,11 +14,12 @@ test("udm show draws the forward process: column t = 0 is the data, t = 1 of blu
   try {
     assert.equal(await main(["show", "--data", "mnist", "--process", "blur", "-n", "2", "--columns", "3", "--train-rows", "10", "--out", dir]), 0);
     const png = decodePng(readFileSync(join(dir, "forward.png")));
-    // Layout of imageColumns (scale 3, gap 2): title 18 px, labels 16 px, then rows of 28 * 3 + 2.
+    // Layout of imageColumns (scale 3, gap 2): a 20 px title line and a 20 px label line over the
+    // pixels; columns 84 + 6 px wide with the image 3 px in, rows of 28 * 3 + 2 after a 2 px gap.
     const x0 = mnist({ limit: 2 }).images;
-    const colW = Math.max(84, "t=0.00".length * 8) + 4;
+    const colW = 90;
     const grey = (x: number, y: number) => png.data[4 * (y * png.width + x)];
-    const top = 10 + 8 + 10 + 6 + 0;
+    const top = 20 + 20 + 2;
     for (const [i, j] of [[5, 14], [14, 14], [20, 8]]) {
       // Image 1, pixel (i, j) in column 0 (t = 0): the data, as a byte.
       const want = Math.round(((x0.data[784 + i * 28 + j] + 1) / 2) * 255);

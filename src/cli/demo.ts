@@ -53,7 +53,7 @@ export function demoCommand(): Command {
     const model = await loadModel(run.out);
     const rows: Record<string, string | number>[] = [];
     let nll: NllResult | undefined;
-    const sections: ReportSection[] = [{ heading: "Training loss", images: [{ path: trained.lossPng, caption: `${run.steps} steps, batch ${run.batchSize}, lr ${run.lr}` }] }];
+    const sections: ReportSection[] = [{ heading: "Training loss", images: [{ svg: trained.lossChart.svg, caption: `${run.steps} steps, batch ${run.batchSize}, lr ${run.lr}` }] }];
     try {
       const requests: SampleRequest[] = (model.setup.presets?.length ? model.setup.presets.map((p) => ({ preset: p })) : [{ r: 0 }, { r: 1 }]).map(
         (p) => ({ ...p, steps: o.sampleSteps, grid: o.grid, n: o.count, seed: 1, trajectory: true }),
@@ -67,13 +67,15 @@ export function demoCommand(): Command {
         const images = [];
         if (model.data.picture) {
           const png = join(run.out, `samples-${tag}.png`);
-          model.data.picture(res.samples, `${res.label}, ${o.sampleSteps} steps`).save(png);
-          images.push({ path: png, caption: `held-out data (blue) vs ${res.samples.shape[0]} samples (orange), ${res.label}` });
+          const picture = model.data.picture(res.samples, `${res.label}, ${o.sampleSteps} steps`);
+          picture.save(png);
+          images.push({ svg: picture.svg, path: png, caption: `held-out data (blue) vs ${res.samples.shape[0]} samples (orange), ${res.label}` });
         }
         if (res.snapshots && model.data.trajectory) {
           const png = join(run.out, `trajectory-${tag}.png`);
-          model.data.trajectory(res.snapshots).save(png);
-          images.push({ path: png, caption: `x_t along the ${res.label} run, from t = 1 to t = 0` });
+          const picture = model.data.trajectory(res.snapshots);
+          picture.save(png);
+          images.push({ svg: picture.svg, path: png, caption: `x_t along the ${res.label} run, from t = 1 to t = 0` });
         }
         sections.push({ heading: `Sampler: ${res.label}`, images });
         rows.push({ sampler: res.label, steps: o.sampleSteps, grid: o.grid, samples: score.n, "energy distance": score.energy, "floor (train vs held-out)": score.floor, "sampling s": res.seconds });

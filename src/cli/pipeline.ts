@@ -11,6 +11,7 @@ import { checkpointExists, loadCheckpoint, toParams, type CheckpointConfig } fro
 import { progressBar } from "../train/progress.js";
 import { train, type TrainResult } from "../train/train.js";
 import type { Network, Params } from "../train/types.js";
+import type { Chart } from "../viz/chart.js";
 import { linePlot } from "../viz/lineplot.js";
 import { trajectoryRecorder, type Snapshot } from "../viz/trajectory.js";
 import { UsageError } from "./options.js";
@@ -87,7 +88,7 @@ export function checkOutFolder(run: Pick<TrainRun, "out" | "resume" | "force">):
 }
 
 /** Train and write the checkpoint plus loss.png into run.out. */
-export async function trainSetup(s: Setup, run: TrainRun, label = "train"): Promise<TrainResult & { seconds: number; lossPng: string }> {
+export async function trainSetup(s: Setup, run: TrainRun, label = "train"): Promise<TrainResult & { seconds: number; lossPng: string; lossChart: Chart }> {
   await initJax();
   const bar = progressBar({ quiet: run.quiet, label });
   const t0 = performance.now();
@@ -116,8 +117,9 @@ export async function trainSetup(s: Setup, run: TrainRun, label = "train"): Prom
   }
   const seconds = (performance.now() - t0) / 1000;
   const lossPng = join(run.out, "loss.png");
-  linePlot([{ label: "loss", y: result.losses }], { title: `training loss: ${s.spec.process.name} on ${s.data.name}`, xLabel: "step" }).save(lossPng);
-  return { ...result, seconds, lossPng };
+  const lossChart = linePlot([{ label: "loss", y: result.losses }], { title: `training loss: ${s.spec.process.name} on ${s.data.name}`, xLabel: "step" });
+  lossChart.save(lossPng);
+  return { ...result, seconds, lossPng, lossChart };
 }
 
 export interface Model extends Setup {

@@ -22,7 +22,7 @@ import type { Rng } from "../core/rng.js";
 import type { RSchedule } from "../core/sampler.js";
 import type { Tensor } from "../core/tensor.js";
 import type { Network, Objective, Params } from "../train/types.js";
-import type { Canvas } from "../viz/canvas.js";
+import type { Picture } from "../viz/chart.js";
 import type { Snapshot } from "../viz/trajectory.js";
 import { UsageError } from "./options.js";
 
@@ -60,9 +60,9 @@ export interface DataSet {
   /** Token data: ids are 0 .. vocab-1. */
   vocab?: number;
   /** Samples beside the data (points default: scatter plots; images: a grid; tokens: omit). */
-  picture?(samples: Tensor, title: string): Canvas;
+  picture?(samples: Tensor, title: string): Picture;
   /** x_t along the sampling run. */
-  trajectory?(snapshots: readonly Snapshot[]): Canvas;
+  trajectory?(snapshots: readonly Snapshot[]): Picture;
   /**
    * Write samples in the data's own format into `dir` (points default:
    * samples.csv; other kinds default to samples.json); returns the files written.

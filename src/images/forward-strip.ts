@@ -1,7 +1,7 @@
 import type { Process } from "../core/process.js";
 import type { Rng } from "../core/rng.js";
 import type { Tensor } from "../core/tensor.js";
-import type { Canvas } from "../viz/canvas.js";
+import type { Chart } from "../viz/chart.js";
 import { imageColumns, type ImagePictureOptions } from "../viz/image-grid.js";
 
 /**
@@ -14,7 +14,7 @@ export function forwardStrip(
   x0: Tensor,
   rng: Rng,
   opts: ImagePictureOptions & { times?: readonly number[]; title?: string } = {},
-): Canvas {
+): Chart {
   const times = opts.times ?? [0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1];
   const eps = process.noise(x0.shape, rng);
   const columns = times.map((t) => ({ label: `t=${t.toFixed(2)}`, x: process.forward(x0, t, eps) }));

@@ -1,5 +1,6 @@
 import type { Tensor } from "../core/tensor.js";
-import { Canvas, colors, textHeight, type Color } from "./canvas.js";
+import { Canvas, type Color } from "./canvas.js";
+import { chart, type Chart } from "./chart.js";
 
 /**
  * Pictures of image batches [B, C, H, W] with values in [-1, 1]:
@@ -51,17 +52,23 @@ export function drawImage(canvas: Canvas, x: Tensor, b: number, left: number, to
   }
 }
 
-/** A grid of the batch, `cols` per row (default ceil(sqrt(B))), with an optional title above. */
-export function imageGrid(x: Tensor, opts: ImagePictureOptions & { cols?: number; title?: string } = {}): Canvas {
+/** Label text size and line height in image pictures. */
+const FONT = 12, LINE = FONT + 8;
+
+/**
+ * A grid of the batch, `cols` per row (default ceil(sqrt(B))), with an
+ * optional title above. Pixels are drawn exactly (pngjs raster); the title is
+ * SVG text, rendered with the charts' font.
+ */
+export function imageGrid(x: Tensor, opts: ImagePictureOptions & { cols?: number; title?: string } = {}): Chart {
   const [B, , H, W] = x.shape;
   const s = opts.scale ?? 3, gap = opts.gap ?? 2;
   const cols = Math.max(1, Math.min(B, opts.cols ?? Math.ceil(Math.sqrt(B))));
   const rows = Math.ceil(B / cols);
-  const titleH = opts.title ? textHeight() + 8 : 0;
-  const canvas = new Canvas(cols * (W * s + gap) + gap, titleH + rows * (H * s + gap) + gap, colors.white);
-  if (opts.title) canvas.text(gap + 2, 4, opts.title);
-  for (let b = 0; b < B; b++) drawImage(canvas, x, b, gap + (b % cols) * (W * s + gap), titleH + gap + Math.floor(b / cols) * (H * s + gap), opts);
-  return canvas;
+  const raster = new Canvas(cols * (W * s + gap) + gap, rows * (H * s + gap) + gap);
+  for (let b = 0; b < B; b++) drawImage(raster, x, b, gap + (b % cols) * (W * s + gap), gap + Math.floor(b / cols) * (H * s + gap), opts);
+  const labels = opts.title ? [{ text: opts.title, x: 0.5, y: 0, bold: true }] : [];
+  return labelled(raster, labels, opts.title ? LINE : 0);
 }
 
 /**
@@ -69,20 +76,49 @@ export function imageGrid(x: Tensor, opts: ImagePictureOptions & { cols?: number
  * rows 0..n-1 of columns[k].x. A forward-process strip (x_t for growing t)
  * or a sampling trajectory (x_t for falling t) is this picture.
  */
-export function imageColumns(columns: readonly { label: string; x: Tensor }[], opts: ImagePictureOptions & { rows?: number; title?: string } = {}): Canvas {
+export function imageColumns(columns: readonly { label: string; x: Tensor }[], opts: ImagePictureOptions & { rows?: number; title?: string } = {}): Chart {
   if (columns.length === 0) throw new Error("image picture: no columns to draw");
   const [B0, , H, W] = columns[0].x.shape;
   const rows = Math.min(opts.rows ?? B0, ...columns.map((c) => c.x.shape[0]));
   const s = opts.scale ?? 3, gap = opts.gap ?? 2;
-  const colW = Math.max(W * s, ...columns.map((c) => c.label.length * 8)) + 4;
-  const titleH = opts.title ? textHeight() + 8 : 0;
-  const labelH = textHeight() + 6;
-  const canvas = new Canvas(columns.length * (colW + gap) + gap, titleH + labelH + rows * (H * s + gap) + gap, colors.white);
-  if (opts.title) canvas.text(gap + 2, 4, opts.title);
+  const colW = Math.max(W * s, ...columns.map((c) => textWidth(c.label))) + 6;
+  const raster = new Canvas(columns.length * (colW + gap) + gap, rows * (H * s + gap) + gap);
   columns.forEach((col, k) => {
-    const left = gap + k * (colW + gap);
-    canvas.text(left + colW / 2, titleH + 2, col.label, colors.black, 2, "center");
-    for (let r = 0; r < rows; r++) drawImage(canvas, col.x, r, left + (colW - W * s) / 2, titleH + labelH + r * (H * s + gap), opts);
+    for (let r = 0; r < rows; r++) drawImage(raster, col.x, r, gap + k * (colW + gap) + Math.floor((colW - W * s) / 2), gap + r * (H * s + gap), opts);
   });
-  return canvas;
+  const titleH = opts.title ? LINE : 0;
+  const labels = columns.map((col, k) => ({ text: col.label, x: (gap + k * (colW + gap) + colW / 2) / raster.width, y: titleH, bold: false }));
+  if (opts.title) labels.push({ text: opts.title, x: 0.5, y: 0, bold: true });
+  return labelled(raster, labels, titleH + LINE);
+}
+
+/** Rough width of a label in pixels at the label size (the font's average advance). */
+const textWidth = (text: string) => Math.ceil(text.length * FONT * 0.6);
+
+/**
+ * The raster under `top` pixels of labels; each label is centred at
+ * x (a fraction of the raster's width) with its line starting at y.
+ */
+function labelled(raster: Canvas, labels: { text: string; x: number; y: number; bold: boolean }[], top: number): Chart {
+  const width = Math.max(raster.width, ...labels.filter((l) => l.bold).map((l) => textWidth(l.text) + 12));
+  const left = Math.floor((width - raster.width) / 2);
+  const NS = "http://www.w3.org/2000/svg";
+  return chart((document) => {
+    const svg = document.createElementNS(NS, "svg");
+    const set = (el: Element, attrs: Record<string, string | number>) => Object.entries(attrs).forEach(([k, v]) => el.setAttribute(k, String(v)));
+    set(svg, { width, height: top + raster.height, viewBox: `0 0 ${width} ${top + raster.height}`, "font-family": "system-ui, sans-serif", "font-size": FONT });
+    const bg = document.createElementNS(NS, "rect");
+    set(bg, { width: "100%", height: "100%", fill: "white" });
+    svg.appendChild(bg);
+    for (const l of labels) {
+      const t = document.createElementNS(NS, "text");
+      set(t, { x: l.bold ? width / 2 : left + l.x * raster.width, y: l.y + FONT + 2, "text-anchor": "middle", fill: "black", ...(l.bold ? { "font-weight": "bold" } : {}) });
+      t.textContent = l.text;
+      svg.appendChild(t);
+    }
+    const img = document.createElementNS(NS, "image");
+    set(img, { x: left, y: top, width: raster.width, height: raster.height, href: `data:image/png;base64,${raster.toPng().toString("base64")}`, "image-rendering": "optimizeSpeed", style: "image-rendering: pixelated" });
+    svg.appendChild(img);
+    return svg;
+  }, 1);
 }

@@ -2,9 +2,12 @@ import { readFileSync } from "node:fs";
 import { basename } from "node:path";
 import { writeFileAtomic } from "./files.js";
 
+/** A figure: a chart inlined as SVG, or a PNG file embedded as a data URI (the page stands alone either way). */
 export interface ReportImage {
-  /** A PNG file to embed (its bytes go into the page, so the page stands alone). */
-  path: string;
+  /** SVG text of a chart (Chart.svg), put in the page as is. */
+  svg?: string;
+  /** A PNG file to embed, where there is no SVG. */
+  path?: string;
   caption?: string;
 }
 
@@ -23,7 +26,7 @@ export interface Report {
   note?: string;
 }
 
-/** A self-contained HTML page: the metrics table and the PNGs embedded as data URIs. */
+/** A self-contained HTML page: the metrics table, charts as inline SVG, other pictures as data-URI PNGs. */
 export function renderReport(report: Report): string {
   const parts: string[] = [];
   parts.push(`<!doctype html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n<title>${esc(report.title)}</title>`);
@@ -34,7 +37,7 @@ th, td { border: 1px solid #ccc; padding: 0.3em 0.7em; text-align: right; }
 th { background: #f3f3f3; }
 td:first-child, th:first-child { text-align: left; }
 figure { margin: 1em 0; }
-img { max-width: 100%; image-rendering: pixelated; border: 1px solid #eee; }
+img, figure > svg { max-width: 100%; height: auto; image-rendering: pixelated; border: 1px solid #eee; }
 figcaption { color: #555; font-size: 0.9em; }
 </style>\n</head>\n<body>`);
   parts.push(`<h1>${esc(report.title)}</h1>`);
@@ -43,11 +46,7 @@ figcaption { color: #555; font-size: 0.9em; }
   for (const s of report.sections) {
     parts.push(`<h2>${esc(s.heading)}</h2>`);
     if (s.text) parts.push(`<p>${esc(s.text)}</p>`);
-    for (const img of s.images ?? []) {
-      const b64 = readFileSync(img.path).toString("base64");
-      parts.push(`<figure><img alt="${esc(img.caption ?? basename(img.path))}" src="data:image/png;base64,${b64}">` +
-        (img.caption ? `<figcaption>${esc(img.caption)}</figcaption>` : "") + `</figure>`);
-    }
+    for (const img of s.images ?? []) parts.push(figure(img));
   }
   parts.push("</body>\n</html>\n");
   return parts.join("\n");
@@ -55,6 +54,14 @@ figcaption { color: #555; font-size: 0.9em; }
 
 export function writeReport(path: string, report: Report): void {
   writeFileAtomic(path, renderReport(report));
+}
+
+function figure(img: ReportImage): string {
+  const caption = img.caption ? `<figcaption>${esc(img.caption)}</figcaption>` : "";
+  if (img.svg !== undefined) return `<figure>${img.svg}${caption}</figure>`;
+  if (img.path === undefined) throw new Error("report: a figure needs svg or path");
+  const b64 = readFileSync(img.path).toString("base64");
+  return `<figure><img alt="${esc(img.caption ?? basename(img.path))}" src="data:image/png;base64,${b64}">${caption}</figure>`;
 }
 
 function metricsTable(rows: Record<string, string | number>[]): string {
