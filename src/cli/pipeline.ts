@@ -60,7 +60,8 @@ export async function buildSetup(spec: RunSpec): Promise<Setup> {
   const procEntry = findProcess(spec.process.name, data.kind);
   const setup = procEntry.build(spec.process.options, data);
   const netSpec: NetworkSpec = { kind: data.kind, itemShape: data.train.shape.slice(1), output: setup.output, vocab: data.vocab };
-  const network = setup.network ? setup.network(netSpec) : findNetwork(spec.network.name, data.kind).build(spec.network.options, netSpec);
+  const chosen = (ns: NetworkSpec) => findNetwork(spec.network.name, data.kind).build(spec.network.options, ns);
+  const network = setup.network ? setup.network(netSpec, chosen) : chosen(netSpec);
   return { spec, data, setup, network };
 }
 

@@ -121,8 +121,15 @@ export interface ProcessSetup {
    * the process has one (Gaussian: through the probability-flow ODE).
    */
   nll?(denoiser: Denoiser, data: Tensor, seed: number): Promise<NllResult>;
-  /** Optional: a network made for this process (default: the --network entry for the data kind). */
-  network?(spec: NetworkSpec): Network;
+  /**
+   * Optional: a network made for this process (default: the --network entry
+   * for the data kind). `chosen(spec)` builds the user's --network for a
+   * spec, so a process can adapt it (the encoding process asks for real
+   * inputs, spec.inputDim, and wraps it with its encoder).
+   */
+  network?(spec: NetworkSpec, chosen: (spec: NetworkSpec) => Network): Network;
+  /** Optional: infilling with known tokens (default: text/infill.ts's infillDenoiser, which writes the ids into x_t). */
+  infill?(base: Denoiser, known: Tensor): Denoiser;
   /** Map the sampler's x_0 to data (pixel masking drops its mask channel); default: as is. */
   finish?(samples: Tensor): Tensor;
 }
@@ -160,6 +167,8 @@ export interface NetworkSpec {
   output: NetworkOutput;
   /** Input vocabulary for token data (including any [MASK] id the process adds). */
   vocab?: number;
+  /** Token data: the network reads this many real features per position instead of ids (encoding). */
+  inputDim?: number;
 }
 
 export interface NetworkEntry<O extends Record<string, unknown> = any> {

@@ -38,7 +38,8 @@ export function sampleCommand(): Command {
       // Infilling only wraps the denoiser: the sampler and the process are unchanged (src/text/infill.ts).
       if (o.infill !== undefined) {
         const base = model.denoiser;
-        model.denoiser = Object.assign(infillDenoiser(base, textInfill(model.data, o.infill)), { dispose: () => base.dispose?.() });
+        const infill = model.setup.infill ?? infillDenoiser;
+        model.denoiser = Object.assign(infill(base, textInfill(model.data, o.infill)), { dispose: () => base.dispose?.() });
       }
       const res = await drawSamples(model, toSampleRequest(o, o.trajectory));
       const out = o.out ?? join(model.runDir, `samples-${slug(o.preset ?? (o.r !== undefined ? `r${o.r}` : model.setup.presets?.[0] ?? "r0"))}`);

