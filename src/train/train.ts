@@ -14,7 +14,7 @@ import {
   toParams,
   type CheckpointConfig,
 } from "./checkpoint.js";
-import { weightedLoss } from "./loss.js";
+import { objectiveLoss } from "./loss.js";
 import type { Network, Objective, Params } from "./types.js";
 
 /**
@@ -171,7 +171,7 @@ export async function train<E = Tensor>(opts: TrainOptions<E>): Promise<TrainRes
   }
 
   // forward + grad + Adam + EMA, compiled once (shapes are fixed by batchSize).
-  const lossOf = (q: Params, xt: JArray, t: JArray, y: JArray, w: JArray) => weightedLoss(objective.loss, network.apply(q, xt, t), y, w);
+  const lossOf = (q: Params, xt: JArray, t: JArray, y: JArray, w: JArray) => objectiveLoss(objective.loss, network.apply(q, xt, t), y, w);
   const jstep = jit(
     (p: Params, m: Params, v: Params, ema: Params, xt: JArray, t: JArray, y: JArray, w: JArray, lr: JArray, c1: JArray, c2: JArray, decay: JArray) => {
       const [loss, grads] = valueAndGrad(lossOf)(tree.ref(p), xt, t, y, w);
@@ -209,7 +209,7 @@ export async function train<E = Tensor>(opts: TrainOptions<E>): Promise<TrainRes
       version: 1,
       network: { name: network.name, config: network.config },
       process: process.name,
-      objective: { loss: objective.loss, ...((objective as { description?: Record<string, unknown> }).description ?? {}) },
+      objective: { loss: typeof objective.loss === "function" ? "custom" : objective.loss, ...((objective as { description?: Record<string, unknown> }).description ?? {}) },
       step,
       seed: o.seed,
       training: {

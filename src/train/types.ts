@@ -25,6 +25,12 @@ export interface Network {
 export type LossKind = "mse" | "l1" | "ce";
 
 /**
+ * A loss written in jax-js: (network output, target, weight) -> scalar,
+ * consuming its arguments; it must be traceable (no host reads).
+ */
+export type LossFn = (out: JArray, target: JArray, weight: JArray) => JArray;
+
+/**
  * How a process's batch becomes a regression / classification problem:
  * the weighted -log q(x0 | x_t) of DESIGN.md section 1.
  * - mse / l1: the network output has the target's shape.
@@ -33,12 +39,14 @@ export type LossKind = "mse" | "l1" | "ce";
  * and, for ce, which positions count (usually the destroyed ones).
  */
 export interface Objective<X = Tensor, E = Tensor> {
-  readonly loss: LossKind;
+  /** A built-in kind (the weighted mean of loss.ts) or a custom jax-js loss. */
+  readonly loss: LossKind | LossFn;
   target(x0: X, xt: X, t: Float32Array, eps: E): { target: Tensor; weight?: Tensor };
   /**
    * What the network sees in training (default: x_t). A learned encoder
    * (the encoding process) takes the ingredients of x_t instead and forms
    * x_t inside the network, so the loss's gradient reaches the encoder.
+   * Teacher-forced autoregression shows the network x0 itself.
    */
   input?(x0: X, xt: X, t: Float32Array, eps: E): Tensor;
 }
