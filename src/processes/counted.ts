@@ -36,6 +36,8 @@ export interface RankNoise {
 /** A counted process; n(t) = round(m(t) L) with m = `schedule.m`. */
 export interface CountedProcess extends TokenProcess<RankNoise> {
   readonly schedule: Schedule;
+  /** n(t) = round(m(t) L): how many positions are destroyed at time t. */
+  count(t: number): number;
 }
 
 export interface CountedOptions {
@@ -91,6 +93,7 @@ function counted(opts: CountedOptions, kind: Kind): CountedProcess {
     vocab: V,
     maskId: isMask ? MASK : null,
     schedule,
+    count,
     noise(shape, rng) {
       const B = check("noise", { shape });
       const rank = new Float32Array(B * L);

@@ -1,4 +1,4 @@
-import { type Time } from "../core/process.js";
+import { type Time, type TimeDomain } from "../core/process.js";
 import { Rng } from "../core/rng.js";
 import type { Schedule } from "../core/schedule.js";
 import { tensor, type Tensor } from "../core/tensor.js";
@@ -37,6 +37,33 @@ import type { CategoricalModel } from "./denoiser.js";
 export interface MaskingLike {
   readonly maskId: number | null;
   readonly schedule: Schedule;
+}
+
+/**
+ * The NELBO weight of each masked token at time t, so that
+ *   E_t [ w(t) sum_{i masked} -log q(x0_i | x_t, t) ] = NELBO(x0)
+ * for t drawn as training draws it:
+ * - continuous time, t ~ U(0, 1]: w = m'(t) / m(t) (the integrand above);
+ * - a discrete-time process on the grid t_k = k/T, k ~ U{1..T}, destroying
+ *   exactly n(t) of the L positions (the counted form): the reverse step
+ *   t_k -> t_(k-1) reveals n_k - n_(k-1) of the n_k masked tokens, chosen
+ *   uniformly, so its term is ((n_k - n_(k-1)) / n_k) E[sum_{masked} -log q],
+ *   and w = T (n_k - n_(k-1)) / n_k. With the linear m, n_k = k and T = L:
+ *   w = L / k, the count form of maskingNelbo.
+ * Zero where nothing is masked (no term to weight).
+ */
+export function maskingElboWeight(process: MaskingLike & { readonly time: TimeDomain; count?(t: number): number }, t: number): number {
+  const dom = process.time;
+  if (dom.kind === "discrete") {
+    if (!process.count) throw new Error("maskingElboWeight: a discrete-time masking process must expose count(t), the number of masked positions");
+    const T = dom.steps;
+    const k = Math.round(t * T);
+    const n = process.count(k / T);
+    return n > 0 ? (T * (n - process.count((k - 1) / T))) / n : 0;
+  }
+  const m = (s: number) => process.schedule.m(s);
+  const mt = m(t);
+  return mt > 0 ? scheduleSlope(m, t) / mt : 0;
 }
 
 export interface NelboOptions {
@@ -116,7 +143,7 @@ export async function maskingNelbo(model: CategoricalModel, process: MaskingLike
         const mt = m(t);
         for (let i = 0; i < L; i++) if (rng.uniform() < mt) xt[j * L + i] = maskId;
         ts[j] = t;
-        weight[j] = mt > 0 ? scheduleSlope(m, t) / mt : 0;
+        weight[j] = maskingElboWeight({ ...process, time: { kind: "continuous" } }, t);
       }
     }
     const logp = await model.logProbs(tensor([n, L], xt), ts);
@@ -184,7 +211,7 @@ export async function maskingNelboQuadrature(model: CategoricalModel, process: M
       const k = popcount(set);
       e += mt ** k * (1 - mt) ** (L - k) * (await maskedLoss(model, process, x0, set, t));
     }
-    total += (scheduleSlope(m, t) / mt) * e / nodes;
+    total += (maskingElboWeight({ ...process, time: { kind: "continuous" } }, t) * e) / nodes;
   }
   return total;
 }

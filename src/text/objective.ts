@@ -1,10 +1,31 @@
 import { tensor, type Tensor } from "../core/tensor.js";
-import type { Objective } from "../train/types.js";
+import type { Process } from "../core/process.js";
+import type { Schedule } from "../core/schedule.js";
+import { weightedSumLoss } from "../train/loss.js";
+import type { LossFn, Objective } from "../train/types.js";
 import type { TokenProcess } from "../processes/tokens.js";
+import { maskingElboWeight } from "./elbo.js";
+
+/**
+ * How the token cross-entropy is weighted across positions and times:
+ * - "mean": the plain mean of -log q over the positions that count (what
+ *   the library did first; every masked token weighs the same at every t).
+ * - "elbo": each masked token weighs w(t) = m'(t)/m(t) (or its count form
+ *   on a discrete grid, src/text/elbo.ts) and the sum is divided by the
+ *   number of characters, so the loss is an unbiased estimate of the
+ *   masking NELBO in nats per character: MDLM's training objective, and the
+ *   number `udm eval --nll` reports.
+ */
+export type TokenWeighting = "mean" | "elbo";
+
+export const tokenWeightings = ["mean", "elbo"] as const;
+
+/** sum(w * CE) / (B L): the ELBO weights are absolute. */
+const elboLoss: LossFn = (out, target, weight) => weightedSumLoss("ce", out, target, weight);
 
 /**
  * The token cross-entropy of DESIGN.md section 1 for a token process:
- * target = x0 ids, loss 'ce' over the network's logits [B, L, V], weight =
+ * target = x0 ids, loss over the network's logits [B, L, V], weight =
  * which positions count:
  * - masking (the process has a [MASK] id): the masked positions only; the
  *   visible ones are certain (x0_i = x_t,i), there is nothing to learn.
@@ -13,17 +34,30 @@ import type { TokenProcess } from "../processes/tokens.js";
  *   sampler draws x0_hat at every position, so q(x0_i | x_t) is needed
  *   everywhere; training only on the destroyed positions would learn
  *   p(x0_i | x_t, i destroyed) instead.
- * The loss is the weighted mean sum(w l) / sum(w) (src/train/loss.ts).
+ * "mean" weighting is the weighted mean sum(w l) / sum(w) (src/train/loss.ts);
+ * "elbo" (masking only) is described at TokenWeighting.
  */
-export function tokenObjective<E>(process: TokenProcess<E>): Objective<Tensor, E> & { description: Record<string, unknown> } {
+export function tokenObjective<E>(
+  process: TokenProcess<E> & { count?(t: number): number },
+  opts: { weighting?: TokenWeighting } = {},
+): Objective<Tensor, E> & { description: Record<string, unknown> } {
   const maskId = process.maskId;
+  const weighting = opts.weighting ?? "mean";
+  if (weighting === "elbo" && (maskId === null || !process.schedule)) {
+    throw new Error(`tokenObjective: "elbo" weighting is the masking NELBO; ${process.name} is not a masking process (use "mean")`);
+  }
+  const w = (t: number) => (weighting === "elbo" ? maskingElboWeight(process as Process<Tensor, E> & { maskId: number; schedule: Schedule }, t) : 1);
   return {
-    loss: "ce",
-    description: { kind: "tokens", weight: maskId === null ? "all positions" : "masked positions", process: process.name },
-    target(x0, xt) {
-      const w = new Float32Array(xt.data.length);
-      for (let i = 0; i < w.length; i++) w[i] = maskId === null || xt.data[i] === maskId ? 1 : 0;
-      return { target: x0, weight: tensor(xt.shape, w) };
+    loss: weighting === "elbo" ? elboLoss : "ce",
+    description: { kind: "tokens", weight: maskId === null ? "all positions" : "masked positions", weighting, process: process.name },
+    target(x0, xt, t) {
+      const L = xt.shape[1];
+      const out = new Float32Array(xt.data.length);
+      for (let b = 0; b < xt.shape[0]; b++) {
+        const wb = w(t[b]);
+        for (let i = b * L; i < b * L + L; i++) out[i] = maskId === null || xt.data[i] === maskId ? wb : 0;
+      }
+      return { target: x0, weight: tensor(xt.shape, out) };
     },
   };
 }
