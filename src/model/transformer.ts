@@ -34,6 +34,14 @@ export interface TransformerConfig {
    * place of the token embedding (neighbours, if any, enter it the same way).
    */
   inputDim?: number;
+  /**
+   * Autoregressive: output i predicts x_i from x_0..x_{i-1} only. The input
+   * is shifted right by one behind a start token (id inputVocab - 1, the
+   * [MASK] id), attention is causal, neighbour embeddings look back only
+   * (x_{i-d}, 0 < d <= window), and there is no time input (t is ignored):
+   * one forward on x0 gives every conditional of the chain rule.
+   */
+  causal?: boolean;
 }
 
 /**
@@ -59,8 +67,11 @@ export function transformer(config: TransformerConfig): Network {
   if (inputDim !== undefined && !(Number.isInteger(inputDim) && inputDim > 0)) throw new Error(`transformer: inputDim must be a positive integer, got ${inputDim}`);
   // Features per position: a one-hot id, or the input vector.
   const F = inputDim ?? Vin;
+  const causal = config.causal ?? false;
+  if (causal && inputDim) throw new Error("transformer: causal takes token ids, not real inputs (inputDim)");
   if (!(Number.isInteger(window) && window >= 0 && window < L)) throw new Error(`transformer: window must be an integer in 0..${L - 1}, got ${window}`);
-  const offsets = Array.from({ length: 2 * window }, (_, j) => (j < window ? j - window : j - window + 1));
+  // Offsets d of the neighbours x_{i+d}: -window..window without 0 (causal: the past only).
+  const offsets = Array.from({ length: 2 * window }, (_, j) => (j < window ? j - window : j - window + 1)).filter((d) => !causal || d < 0);
   for (const [k, v] of Object.entries({ vocab: V, inputVocab: Vin, length: L, dim: D, heads: H, mlpRatio: ratio, timeDim })) {
     if (!(Number.isInteger(v) && v > 0)) throw new Error(`transformer: ${k} must be a positive integer, got ${v}`);
   }
@@ -78,7 +89,7 @@ export function transformer(config: TransformerConfig): Network {
 
   return {
     name: "transformer",
-    config: { vocab: V, inputVocab: Vin, length: L, dim: D, heads: H, layers, mlpRatio: ratio, timeDim, window, ...(inputDim ? { inputDim } : {}) },
+    config: { vocab: V, inputVocab: Vin, length: L, dim: D, heads: H, layers, mlpRatio: ratio, timeDim, window, ...(inputDim ? { inputDim } : {}), ...(causal ? { causal } : {}) },
     init(seed: number): Params {
       const rng = new Rng(seed);
       const p: Params = {};
@@ -87,8 +98,10 @@ export function transformer(config: TransformerConfig): Network {
       else p["tok.emb"] = table(Vin, 1);
       p["pos.emb"] = table(L, 0.5);
       if (offsets.length > 0 && !inputDim) p["near.emb"] = table(offsets.length * Vin, 1);
-      initDense(p, "time1", rng, timeDim, D);
-      initDense(p, "time2", rng, D, D);
+      if (!causal) {
+        initDense(p, "time1", rng, timeDim, D);
+        initDense(p, "time2", rng, D, D);
+      }
       const ln = (name: string) => {
         p[`${name}.g`] = np.ones([D]);
         p[`${name}.b`] = np.zeros([D]);
@@ -116,6 +129,10 @@ export function transformer(config: TransformerConfig): Network {
         p.finish();
         throw new Error(`transformer: input must be ${want}, got [${x.shape.join(", ")}]`);
       }
+      if (causal) {
+        // Start token, then x_0..x_{L-2}: position i sees x_{<i} only.
+        x = np.concatenate([np.full([B, 1], Vin - 1), x.slice([], [0, L - 1])], 1);
+      }
       const feats = inputDim ? x : nn.oneHot(x.astype(np.int32), Vin); // [B, L, F]
       // [f(x_i), f(x_{i+d}) for each d] @ [E_tok; E_near] (or @ W_in): one matmul.
       const parts = [feats.ref];
@@ -132,8 +149,8 @@ export function transformer(config: TransformerConfig): Network {
         h = np.matmul(all.reshape([B * L, (1 + offsets.length) * F]), table).reshape([B, L, D]);
       }
       h = h.add(p.take("pos.emb").reshape([1, L, D]));
-      const temb = dense(p, "time2", silu(dense(p, "time1", timeEmbedding(t, timeDim))));
-      h = h.add(temb.reshape([B, 1, D]));
+      if (causal) t.dispose();
+      else h = h.add(dense(p, "time2", silu(dense(p, "time1", timeEmbedding(t, timeDim)))).reshape([B, 1, D]));
       for (let k = 0; k < layers; k++) {
         const a = layerNorm(p, `block${k}.ln1`, h.ref);
         // [B, L, D] -> [B, H, L, Dh]. (nn.dotProductAttention uses einsum, which
@@ -142,7 +159,9 @@ export function transformer(config: TransformerConfig): Network {
         const q = heads("q", a.ref);
         const kT = heads("k", a.ref).transpose([0, 1, 3, 2]);
         const v = heads("v", a);
-        const weights = nn.softmax(np.matmul(q, kT).mul(1 / Math.sqrt(Dh)), -1);
+        let scores = np.matmul(q, kT).mul(1 / Math.sqrt(Dh));
+        if (causal) scores = scores.add(futureBias(L));
+        const weights = nn.softmax(scores, -1);
         const att = np.matmul(weights, v).transpose([0, 2, 1, 3]).reshape([B, L, D]);
         h = h.add(dense(p, `block${k}.o`, att));
         const m = dense(p, `block${k}.mlp2`, nn.gelu(dense(p, `block${k}.mlp1`, layerNorm(p, `block${k}.ln2`, h.ref))));
@@ -153,4 +172,11 @@ export function transformer(config: TransformerConfig): Network {
       return logits;
     },
   };
+}
+
+/** [L, L] attention bias: 0 where key j <= query i, -1e9 above the diagonal (finite, so softmax never sees -inf - -inf). */
+function futureBias(L: number): JArray {
+  const b = new Float32Array(L * L);
+  for (let i = 0; i < L; i++) for (let j = i + 1; j < L; j++) b[i * L + j] = -1e9;
+  return np.array(b).reshape([L, L]);
 }
