@@ -85,7 +85,10 @@ export interface DataEntry {
 // ---------------------------------------------------------------- processes
 
 /** What a network must output for this process and data. */
-export type NetworkOutput = { kind: "same" } | { kind: "logits"; vocab: number };
+export type NetworkOutput =
+  | { kind: "same" }
+  /** causal: output i may depend on inputs 0..i-1 only (an autoregressive model); a network that cannot must refuse. */
+  | { kind: "logits"; vocab: number; causal?: boolean };
 
 export interface SamplerRequest {
   /** --preset, when given (one of ProcessSetup.presets). */

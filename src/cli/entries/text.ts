@@ -13,9 +13,12 @@ import type { TokenProcess } from "../../processes/tokens.js";
 import { categoricalDenoiser, networkCategorical, type CategoricalModel } from "../../text/denoiser.js";
 import { maskingNelbo, type NelboResult } from "../../text/elbo.js";
 import { replacementNelbo } from "../../text/replacement-elbo.js";
+import { autoregressiveNll, autoregressiveObjective } from "../../text/autoregressive.js";
+import { autoregressive } from "../../processes/autoregressive.js";
 import { parseTemplate } from "../../text/infill.js";
-import { tokenObjective } from "../../text/objective.js";
+import { tokenObjective, tokenWeightings, type TokenWeighting } from "../../text/objective.js";
 import { writeFileAtomic } from "../../viz/files.js";
+import { wordList, wordShare } from "../../metrics/words.js";
 import { bool, choice, int, UsageError } from "../options.js";
 import { registerData, registerNetwork, registerProcess, type DataSet, type NllResult, type ProcessSetup } from "../registry.js";
 
@@ -45,6 +48,9 @@ registerData({
     const d = loadText(source, { length: TEXT_LENGTH });
     const held = d.heldOut.shape[0] > heldOut ? sliceBatch(d.heldOut, 0, heldOut) : d.heldOut;
     const chars = d.vocab.chars;
+    const rowsOf = (x: Tensor) => Array.from({ length: x.shape[0] }, (_, b) => decode(x.data.subarray(b * x.shape[1], (b + 1) * x.shape[1]), d.vocab));
+    let known: Set<string> | undefined;
+    let ceiling: number | undefined;
     return {
       kind: "tokens",
       name: `text:${a}`,
@@ -54,13 +60,18 @@ registerData({
       chars,
       heldOutText: d.heldOutText,
       writeSamples: (samples: Tensor, dir: string) => {
-        const L = samples.shape[1];
-        const rows = Array.from({ length: samples.shape[0] }, (_, b) => decode(samples.data.subarray(b * L, b * L + L), d.vocab));
+        const rows = rowsOf(samples);
         // Samples are the point of a text model: show a few on the terminal too.
         for (const r of rows.slice(0, 8)) console.log(`| ${r.replace(/\n/g, "⏎")}`);
         const file = join(dir, "samples.txt");
         writeFileAtomic(file, rows.map((r) => r.replace(/\n/g, "⏎")).join("\n") + "\n");
         return [file];
+      },
+      // Readable samples: share of generated words in the training text's word list, and the held-out ceiling.
+      metrics: (samples: Tensor) => {
+        known ??= wordList(decode(d.train.data, d.vocab)); // the chunks in order are the training text
+        ceiling ??= wordShare(rowsOf(d.heldOut), known).share;
+        return { wordShare: wordShare(rowsOf(samples), known).share, wordShareHeldOut: ceiling };
       },
     };
   },
@@ -103,29 +114,33 @@ export function nllOf(r: NelboResult, L: number, method: string): NllResult {
 }
 
 /**
- * The setup shared by mask and replace: CE objective, categorical denoiser,
- * and `nll` where the process has a bound (masking: src/text/elbo.ts;
- * replacement "uniform": src/text/replacement-elbo.ts).
+ * The setup shared by mask, replace and ar: a token objective, the
+ * categorical denoiser, and `nll` where the process has a bound (masking:
+ * src/text/elbo.ts; replacement "uniform": src/text/replacement-elbo.ts) or
+ * an exact likelihood (ar: the chain rule, src/text/autoregressive.ts).
  */
-function tokenSetup<E>(process: TokenProcess<E> & { schedule: Schedule }, start?: ProcessSetup["start"], bound?: Bound): ProcessSetup {
+function tokenSetup<E>(
+  process: TokenProcess<E> & { schedule: Schedule },
+  extra: { objective?: ProcessSetup["objective"]; weighting?: TokenWeighting; start?: ProcessSetup["start"]; causal?: boolean; bound?: Bound } = {},
+): ProcessSetup {
   const maskId = process.maskId;
   return {
     process,
-    objective: tokenObjective(process),
-    output: { kind: "logits", vocab: process.vocab },
+    objective: extra.objective ?? tokenObjective(process, { weighting: extra.weighting }),
+    output: { kind: "logits", vocab: process.vocab, ...(extra.causal ? { causal: true } : {}) },
     denoiser(network, params) {
       const model = networkCategorical(network, params);
       const d = Object.assign(categoricalDenoiser(model, { maskId, changedRange: process.changedRange }), { dispose: () => model.dispose() });
       modelOf.set(d, model);
       return d;
     },
-    start,
+    start: extra.start,
     nll:
-      bound &&
+      extra.bound &&
       (async (denoiser, data, seed) => {
         const model = modelOf.get(denoiser);
         if (!model) throw new Error(`${process.name}: --nll needs the categorical denoiser this process builds`);
-        return nllOf(await bound.estimate(model, data, new Rng(seed)), data.shape[1], bound.method);
+        return nllOf(await extra.bound!.estimate(model, data, new Rng(seed)), data.shape[1], extra.bound!.method);
       }),
   };
 }
@@ -137,16 +152,20 @@ registerProcess({
   flags: [
     { key: "schedule", flag: "--schedule <name>", description: "destruction schedule m(t): linear, cosine, log-linear (default linear)" },
     { key: "counted", flag: "--counted", description: "exactly round(m(t) L) tokens destroyed, on the discrete grid k/L" },
+    { key: "weighting", flag: "--weighting <name>", description: "loss over masked tokens: mean (plain mean) or elbo (MDLM's m'(t)/m(t) weights: an unbiased NELBO estimate) (default mean)" },
   ],
-  options: z.object({ schedule: choice(scheduleNames).default("linear"), counted: bool().default(false) }),
-  build(o: { schedule: ScheduleKey; counted: boolean }, data) {
+  options: z.object({ schedule: choice(scheduleNames).default("linear"), counted: bool().default(false), weighting: choice(tokenWeightings).default("mean") }),
+  build(o: { schedule: ScheduleKey; counted: boolean; weighting: TokenWeighting }, data) {
     const V = data.vocab!;
     const L = data.train.shape[1];
     const opts = { vocab: V, schedule: schedule(o.schedule) };
     const process: TokenProcess<unknown> & { schedule: Schedule } = o.counted ? countedMasking({ ...opts, length: L }) : masking(opts);
-    return tokenSetup(process, undefined, {
-      method: "masking NELBO (MDLM), any-order form, 4 mask draws per row",
-      estimate: (model, rows, rng) => maskingNelbo(model, process, rows, { rng, samplesPerSeq: 4 }),
+    return tokenSetup(process, {
+      weighting: o.weighting,
+      bound: {
+        method: "masking NELBO (MDLM), any-order form, 4 mask draws per row",
+        estimate: (model, rows, rng) => maskingNelbo(model, process, rows, { rng, samplesPerSeq: 4 }),
+      },
     });
   },
 });
@@ -182,7 +201,23 @@ registerProcess({
             estimate: (model, rows, rng) => replacementNelbo(model, { vocab: V, schedule: process.schedule }, rows, { rng, samplesPerSeq: 4 }),
           }
         : undefined;
-    return tokenSetup(process, start, bound);
+    return tokenSetup(process, { start, bound });
+  },
+});
+
+registerProcess({
+  name: "ar",
+  description: "autoregressive baseline: masking in a fixed right-to-left order (x_t is a prefix of x0), a causal network, exact bits/char; sample with --steps = the chunk length",
+  kinds: ["tokens"],
+  flags: [],
+  options: z.object({}),
+  build(_o: Record<string, never>, data) {
+    const process = autoregressive({ vocab: data.vocab!, length: data.train.shape[1] });
+    return tokenSetup(process, {
+      objective: autoregressiveObjective(),
+      causal: true,
+      bound: { method: "chain rule, exact (one causal forward per row)", estimate: (model, rows) => autoregressiveNll(model, process, rows, { causal: true }) },
+    });
   },
 });
 
@@ -201,6 +236,6 @@ registerNetwork({
     if (spec.output.kind !== "logits") throw new Error(`transformer: outputs token logits only, but the process needs ${spec.output.kind}`);
     if (spec.itemShape.length !== 1) throw new Error(`transformer: items must be token sequences [L], got [${spec.itemShape.join(", ")}]`);
     const V = spec.output.vocab;
-    return transformer({ vocab: V, inputVocab: V + 1, length: spec.itemShape[0], dim: o.tfDim, layers: o.tfLayers, heads: o.tfHeads, window: o.tfWindow, inputDim: spec.inputDim });
+    return transformer({ vocab: V, inputVocab: V + 1, length: spec.itemShape[0], dim: o.tfDim, layers: o.tfLayers, heads: o.tfHeads, window: o.tfWindow, inputDim: spec.inputDim, causal: spec.output.causal });
   },
 });
