@@ -2,7 +2,7 @@ import { tensor, type Tensor } from "../core/tensor.js";
 import type { Objective } from "../train/types.js";
 import type { RankNoise } from "../processes/counted.js";
 import type { CategoricalModel } from "./denoiser.js";
-import type { MaskingLike, NelboResult } from "./elbo.js";
+import { nelboSummary, type MaskingLike, type NelboResult } from "./elbo.js";
 
 /**
  * The autoregressive baseline (src/processes/autoregressive.ts): training
@@ -63,10 +63,5 @@ export async function autoregressiveNll(model: CategoricalModel, process: Maskin
       perRow[r0 + r] = nll;
     }
   }
-  let mean = 0;
-  for (const e of perRow) mean += e / M;
-  let v = 0;
-  for (const e of perRow) v += (e - mean) ** 2 / Math.max(1, M - 1);
-  const toBits = 1 / (L * Math.LN2);
-  return { natsPerSeq: mean, bitsPerChar: mean * toBits, stderrBits: Math.sqrt(v / M) * toBits, estimates: M };
+  return nelboSummary(perRow, L);
 }

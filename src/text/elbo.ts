@@ -160,12 +160,12 @@ export async function maskingNelbo(model: CategoricalModel, process: MaskingLike
 }
 
 /** Mean of per-sequence NELBO estimates (nats) as a NelboResult in bits per character of rows of length L. */
-export function nelboSummary(est: Float64Array, L: number): NelboResult {
+export function nelboSummary(est: ArrayLike<number>, L: number): NelboResult {
   const S = est.length;
   let mean = 0;
-  for (const e of est) mean += e / S;
+  for (let i = 0; i < S; i++) mean += est[i] / S;
   let v = 0;
-  for (const e of est) v += (e - mean) ** 2 / Math.max(1, S - 1);
+  for (let i = 0; i < S; i++) v += (est[i] - mean) ** 2 / Math.max(1, S - 1);
   const toBits = 1 / (L * Math.LN2);
   return { natsPerSeq: mean, bitsPerChar: mean * toBits, stderrBits: Math.sqrt(v / S) * toBits, estimates: S };
 }
