@@ -1,0 +1,213 @@
+"""The PyTorch twin of the masking-diffusion text model of bench/text.ts.
+
+Same network as src/model/transformer.ts (token + neighbour + position
+embeddings, sinusoidal time conditioning, pre-LN blocks with tanh-GELU,
+zero-initialised output; the weights carry the SAME names and shapes, so
+the trained weights load into the jax-js Transformer), the same masking
+process (linear m(t) = t, t ~ U(0, 1]), the same loss weighting ("mean" or
+"elbo"), Adam with linear warm-up, and an EMA of the weights. It trains for a
+wall-clock budget and writes the EMA weights as safetensors; bench/text.ts
+then scores them with the project's own bits/char and word-share code, so
+both models are measured by one code path.
+
+    /usr/bin/python3 bench/text_torch.py --data DIR --out weights.safetensors [--seconds 1200] [--threads 2]
+        [--dim 128] [--layers 4] [--heads 4] [--window 2] [--batch 32] [--lr 2e-3] [--warmup 100] [--ema 0.995] [--weighting mean]
+    /usr/bin/python3 bench/text_torch.py --check DIR   (random weights + logits for the equality test)
+
+DIR holds what bench/text.ts wrote: train.f32 (token ids as float32, [N, L])
+and meta.json ({"vocab": V, "length": L}). Prints one JSON line.
+"""
+import argparse
+import json
+import math
+import os
+import struct
+import time
+
+import torch
+import torch.nn.functional as F
+
+
+def time_embedding(t, dim, scale=1000.0, max_period=10000.0):
+    """src/model/time-embedding.ts: [sin(s f_i)..., cos(s f_i)...], s = 1000 t, f_i = 10000^(-i/half)."""
+    half = dim // 2
+    freqs = torch.exp(-math.log(max_period) * torch.arange(half, dtype=torch.float32) / half)
+    arg = scale * t[:, None] * freqs[None, :]
+    return torch.cat([torch.sin(arg), torch.cos(arg)], 1)
+
+
+def offsets_of(window):
+    """Neighbour offsets d of x_{i+d}: -window..-1, 1..window (the order of transformer.ts)."""
+    return [d for d in range(-window, window + 1) if d != 0]
+
+
+def init_params(cfg, g):
+    """transformer.ts init: N(0,1) token tables, N(0, 0.25) positions, LeCun-normal dense layers, small residual outputs, zero output layer."""
+    V, Vin, L, D, layers, ratio, tdim, window = (cfg[k] for k in ("vocab", "inputVocab", "length", "dim", "layers", "mlpRatio", "timeDim", "window"))
+    p = {}
+    randn = lambda *shape: torch.randn(*shape, generator=g)
+    p["tok.emb"] = randn(Vin, D)
+    p["pos.emb"] = 0.5 * randn(L, D)
+    if window > 0:
+        p["near.emb"] = randn(2 * window * Vin, D)
+
+    def dense(name, fan_in, fan_out, scale=1.0):
+        p[f"{name}.w"] = randn(fan_in, fan_out) * (scale / math.sqrt(fan_in))
+        p[f"{name}.b"] = torch.zeros(fan_out)
+
+    def ln(name):
+        p[f"{name}.g"] = torch.ones(D)
+        p[f"{name}.b"] = torch.zeros(D)
+
+    dense("time1", tdim, D)
+    dense("time2", D, D)
+    res = 1 / math.sqrt(2 * max(1, layers))
+    for k in range(layers):
+        ln(f"block{k}.ln1")
+        for w in ("q", "k", "v"):
+            dense(f"block{k}.{w}", D, D)
+        dense(f"block{k}.o", D, D, res)
+        ln(f"block{k}.ln2")
+        dense(f"block{k}.mlp1", D, ratio * D)
+        dense(f"block{k}.mlp2", ratio * D, D, res)
+    ln("final.ln")
+    dense("out", D, V, 0.0)
+    return p
+
+
+def forward(p, cfg, x, t):
+    """Logits [B, L, V] of ids x [B, L] (long) at times t [B]: transformer.ts's apply, term by term."""
+    Vin, L, D, H, layers, tdim, window = (cfg[k] for k in ("inputVocab", "length", "dim", "heads", "layers", "timeDim", "window"))
+    B = x.shape[0]
+    h = p["tok.emb"][x]
+    if window > 0:
+        near = p["near.emb"].view(2 * window, Vin, D)
+        for j, d in enumerate(offsets_of(window)):
+            e = near[j][x]  # E_d[x_i], to be shifted so position i gets E_d[x_{i+d}] (zero outside the chunk)
+            zeros = e.new_zeros(B, abs(d), D)
+            h = h + (torch.cat([e[:, d:], zeros], 1) if d > 0 else torch.cat([zeros, e[:, : L + d]], 1))
+    h = h + p["pos.emb"][None]
+    lin = lambda name, z: z @ p[f"{name}.w"] + p[f"{name}.b"]
+    norm = lambda name, z: F.layer_norm(z, (D,), p[f"{name}.g"], p[f"{name}.b"], 1e-5)
+    h = h + lin("time2", F.silu(lin("time1", time_embedding(t, tdim))))[:, None]
+    Dh = D // H
+    for k in range(layers):
+        a = norm(f"block{k}.ln1", h)
+        heads = lambda w: lin(f"block{k}.{w}", a).view(B, L, H, Dh).transpose(1, 2)
+        q, kk, v = heads("q"), heads("k"), heads("v")
+        att = torch.softmax(q @ kk.transpose(-1, -2) / math.sqrt(Dh), -1) @ v
+        h = h + lin(f"block{k}.o", att.transpose(1, 2).reshape(B, L, D))
+        h = h + lin(f"block{k}.mlp2", F.gelu(lin(f"block{k}.mlp1", norm(f"block{k}.ln2", h)), approximate="tanh"))
+    return lin("out", norm("final.ln", h))
+
+
+def save_safetensors(path, tensors, metadata=None):
+    """The safetensors layout of src/train/safetensors.ts (F32, little-endian, 8-byte aligned data)."""
+    header, offset, blobs = {}, 0, []
+    if metadata:
+        header["__metadata__"] = metadata
+    for name in sorted(tensors):
+        a = tensors[name].detach().contiguous().float().numpy().astype("<f4")
+        header[name] = {"dtype": "F32", "shape": list(a.shape), "data_offsets": [offset, offset + a.nbytes]}
+        offset += a.nbytes
+        blobs.append(a.tobytes())
+    js = json.dumps(header, separators=(",", ":"))
+    js += " " * ((8 - (8 + len(js.encode())) % 8) % 8)
+    tmp = path + ".tmp"
+    with open(tmp, "wb") as f:
+        f.write(struct.pack("<Q", len(js.encode())))
+        f.write(js.encode())
+        for b in blobs:
+            f.write(b)
+    os.replace(tmp, path)
+
+
+def config(meta, a):
+    V, L = meta["vocab"], meta["length"]
+    return {"vocab": V, "inputVocab": V + 1, "length": L, "dim": a.dim, "heads": a.heads, "layers": a.layers, "mlpRatio": 4, "timeDim": 64, "window": a.window}
+
+
+def check(a):
+    """Random weights (output layer too) and their logits on fixed inputs, for test/text-torch.test.ts."""
+    meta = json.load(open(os.path.join(a.check, "meta.json")))
+    cfg = config(meta, a)
+    g = torch.Generator().manual_seed(1)
+    p = init_params(cfg, g)
+    p["out.w"] = torch.randn(cfg["dim"], cfg["vocab"], generator=g)
+    x = torch.randint(0, cfg["inputVocab"], (3, cfg["length"]), generator=g)
+    t = torch.tensor([0.05, 0.5, 0.97])
+    with torch.no_grad():
+        logits = forward(p, cfg, x, t)
+    save_safetensors(os.path.join(a.check, "weights.safetensors"), p)
+    save_safetensors(os.path.join(a.check, "io.safetensors"), {"x": x.float(), "t": t, "logits": logits})
+    print(json.dumps({"config": cfg, "weights": sum(v.numel() for v in p.values())}))
+
+
+def train(a):
+    torch.set_num_threads(a.threads)
+    meta = json.load(open(os.path.join(a.data, "meta.json")))
+    cfg = config(meta, a)
+    V, L = cfg["vocab"], cfg["length"]
+    ids = torch.from_numpy(__import__("numpy").fromfile(os.path.join(a.data, "train.f32"), dtype="<f4")).long().view(-1, L)
+    N = ids.shape[0]
+    g = torch.Generator().manual_seed(a.seed)
+    p = init_params(cfg, g)
+    for v in p.values():
+        v.requires_grad_(True)
+    ema = {k: v.detach().clone() for k, v in p.items()}
+    opt = torch.optim.Adam(p.values(), lr=a.lr, betas=(0.9, 0.999), eps=1e-8)
+    MASK = V
+    losses, step, order, cursor = [], 0, torch.randperm(N, generator=g), 0
+    t0 = time.perf_counter()
+    while time.perf_counter() - t0 < a.seconds:
+        if cursor + a.batch > N:
+            order, cursor = torch.randperm(N, generator=g), 0
+        x0 = ids[order[cursor : cursor + a.batch]]
+        cursor += a.batch
+        t = 1 - torch.rand(a.batch, generator=g)  # U(0, 1], as train.ts draws it
+        masked = torch.rand(a.batch, L, generator=g) < t[:, None]  # linear m(t) = t
+        xt = torch.where(masked, torch.full_like(x0, MASK), x0)
+        ce = F.cross_entropy(forward(p, cfg, xt, t).reshape(-1, V), x0.reshape(-1), reduction="none").view(a.batch, L)
+        if a.weighting == "elbo":
+            loss = (ce * masked / t[:, None]).sum() / (a.batch * L)  # m'(t)/m(t) = 1/t, per character
+        else:
+            loss = (ce * masked).sum() / masked.sum().clamp(min=1e-12)
+        step += 1
+        for group in opt.param_groups:
+            group["lr"] = a.lr * min(1.0, step / a.warmup) if a.warmup > 0 else a.lr
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        with torch.no_grad():
+            for k, v in p.items():
+                ema[k].mul_(a.ema).add_(v.detach(), alpha=1 - a.ema)
+        lv = loss.item()
+        if not math.isfinite(lv):
+            raise SystemExit(f"text_torch: loss is {lv} at step {step}; lower --lr (now {a.lr})")
+        losses.append(lv)
+    seconds = time.perf_counter() - t0
+    save_safetensors(a.out, ema, {"config": json.dumps(cfg), "steps": str(step)})
+    tail = losses[-100:]
+    print(json.dumps({"steps": step, "seconds": seconds, "weights": sum(v.numel() for v in ema.values()), "lastLoss": sum(tail) / max(1, len(tail)), "threads": a.threads, "config": cfg, "losses": losses[:: max(1, len(losses) // 500)]}))
+
+
+if __name__ == "__main__":
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--data")
+    ap.add_argument("--out")
+    ap.add_argument("--check")
+    ap.add_argument("--seconds", type=float, default=1200)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--seed", type=int, default=0)
+    for name, default in [("dim", 128), ("layers", 4), ("heads", 4), ("window", 2), ("batch", 32), ("warmup", 100)]:
+        ap.add_argument(f"--{name}", type=int, default=default)
+    ap.add_argument("--lr", type=float, default=2e-3)
+    ap.add_argument("--ema", type=float, default=0.995)
+    ap.add_argument("--weighting", choices=["mean", "elbo"], default="mean")
+    a = ap.parse_args()
+    if a.check:
+        check(a)
+    elif a.data and a.out:
+        train(a)
+    else:
+        ap.error("give --data DIR --out FILE to train, or --check DIR")
