@@ -1,101 +1,250 @@
 /**
- * Text benchmark: train the masking-diffusion Transformer on a book for a
- * fixed wall-clock budget, then report held-out bits per character (the
- * masking NELBO, src/text/elbo.ts) next to gzip -9 and xz -9e on the same
- * held-out text, and print samples (unconditional and infilled).
+ * Text benchmark: each setting trains for the same wall-clock budget on one
+ * book, then is scored by ONE code path: held-out bits per character (the
+ * masking NELBO, or the exact chain rule for the autoregressive baseline),
+ * the share of real words in its samples (src/metrics/words.ts) at several
+ * sampler settings, samples, and infilling examples.
  *
- *   node --import tsx bench/text.ts [--book austen-emma] [--seconds 300] [--dim 64] [--layers 2] [--window 2] [--batch 32] [--lr 2e-3]
+ *   node --import tsx bench/text.ts --setting <name> [--seconds 1200] [--book austen-emma] [--force]
+ *   node --import tsx bench/text.ts --report            # the README table from the saved results
  *
- * The model scores each 64-character chunk on its own (no context beyond
- * the chunk); gzip and xz see the whole held-out text as one stream.
+ * Settings (the network and training flags are the CLI's defaults unless given):
+ *   mask-elbo   udm train --process mask --weighting elbo
+ *   mask-mean   udm train --process mask --weighting mean
+ *   replace     udm train --process replace (uniform variant)
+ *   ar          udm train --process ar (the autoregressive baseline, same Transformer, causal)
+ *   torch       bench/text_torch.py: the PyTorch twin of mask-elbo, same budget, scored here
+ * Every CLI setting is literally `udm train ... --max-seconds S --out bench/out/text/<setting>`;
+ * its scores are what `udm eval --nll` and the samples of `udm sample` give.
+ * Results: bench/out/text/<setting>/result.json.
  */
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawnSync } from "node:child_process";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { gzipSync } from "node:zlib";
-import { init, tree } from "@jax-js/jax";
-import { Rng } from "../src/core/rng.js";
-import { sample } from "../src/core/sampler.js";
-import { uniformGrid } from "../src/core/grid.js";
-import { destruction } from "../src/core/schedule.js";
-import { decode, encode, loadText } from "../src/data/text.js";
-import { transformer } from "../src/model/transformer.js";
-import { masking } from "../src/processes/masking.js";
-import { categoricalDenoiser, networkCategorical } from "../src/text/denoiser.js";
-import { maskingNelbo } from "../src/text/elbo.js";
-import { infillDenoiser, parseTemplate } from "../src/text/infill.js";
-import { tokenObjective } from "../src/text/objective.js";
-import { train } from "../src/train/train.js";
+import { tree } from "@jax-js/jax";
+import { main } from "../src/cli/main.js";
+import { buildSetup, drawSamples, initJax, loadModel, type Model } from "../src/cli/pipeline.js";
+import { textInfill, type TextDataSet } from "../src/cli/entries/text.js";
+import { decode } from "../src/data/text.js";
 import { paramCount } from "../src/model/layers.js";
+import { infillDenoiser } from "../src/text/infill.js";
+import { sample } from "../src/core/sampler.js";
+import { makeGrid } from "../src/core/grid.js";
+import { Rng } from "../src/core/rng.js";
+import { toParams } from "../src/train/checkpoint.js";
+import { decodeSafetensors } from "../src/train/safetensors.js";
+import { findNetwork } from "../src/cli/registry.js";
+import { trainSchema } from "../src/cli/common.js";
 
 function arg(name: string, fallback: string): string {
   const i = process.argv.indexOf(`--${name}`);
   return i >= 0 ? process.argv[i + 1] : fallback;
 }
+const has = (name: string) => process.argv.includes(`--${name}`);
+
 const book = arg("book", "austen-emma");
-const seconds = Number(arg("seconds", "300"));
-const dim = Number(arg("dim", "64"));
-const layers = Number(arg("layers", "2"));
-const batch = Number(arg("batch", "32"));
-const window = Number(arg("window", "2"));
-const lr = Number(arg("lr", "2e-3"));
-const L = 64;
+const seconds = Number(arg("seconds", "1200"));
+const root = arg("runs", "bench/out/text");
+const nSamples = Number(arg("samples", "64"));
+const stepsList = arg("sample-steps", "16,64,256").split(",").map(Number);
+/** Network and optimiser options shared by every setting (the CLI defaults unless given here). */
+const given = (name: string) => (has(name) ? arg(name, "") : undefined);
+const netOptions = { tfDim: given("dim"), tfLayers: given("layers"), tfHeads: given("heads"), tfWindow: given("window") };
+const trainOptions = { batchSize: given("batch"), lr: given("lr") };
+const asFlags = (o: Record<string, string | undefined>) =>
+  Object.entries(o).flatMap(([k, v]) => (v === undefined ? [] : [`--${k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`, v]));
+const netFlags = [...asFlags(netOptions), ...asFlags(trainOptions)];
+const template = arg("infill", "Emma was ______________ and she said that ______________________");
 
-await init("wasm");
-const data = loadText(`text:${book}`, { length: L });
-const V = data.vocab.chars.length;
-const proc = masking({ vocab: V, schedule: destruction.linear() });
-const net = transformer({ vocab: V, length: L, dim, layers, heads: 4, window });
-console.log(`# ${book}: ${data.train.shape[0]} training chunks of ${L}, ${data.heldOut.shape[0]} held-out chunks (${data.heldOutText.length} chars), V = ${V}`);
-
-const t0 = performance.now();
-const res = await train({
-  process: proc,
-  network: net,
-  objective: tokenObjective(proc),
-  data: data.train,
-  steps: 1_000_000,
-  maxSeconds: seconds,
-  batchSize: batch,
-  lr,
-  warmup: 100,
-  emaDecay: 0.995,
-  seed: 0,
-  metadata: { vocabulary: data.vocab.chars.join("") },
-});
-const trainSec = (performance.now() - t0) / 1000;
-const tail = res.losses.slice(-100);
-console.log(`# trained ${res.step} steps in ${trainSec.toFixed(0)} s (${paramCount(res.ema)} weights, dim ${dim}, ${layers} layers, window ${window}, batch ${batch}, lr ${lr}); last-100 mean CE ${(tail.reduce((a, b) => a + b, 0) / tail.length).toFixed(3)} nats per masked char`);
-tree.dispose(res.params);
-
-const model = networkCategorical(net, res.ema);
-const t1 = performance.now();
-const nelbo = await maskingNelbo(model, proc, data.heldOut, { rng: new Rng(1), samplesPerSeq: 2 });
-const evalSec = (performance.now() - t1) / 1000;
-
-const text = Buffer.from(data.heldOutText, "latin1");
-const gzBits = (8 * gzipSync(text, { level: 9 }).length) / data.heldOutText.length;
-let xzBits: number | null = null;
-try {
-  xzBits = (8 * execFileSync("xz", ["-9e", "-c"], { input: text, maxBuffer: 1 << 28 }).length) / data.heldOutText.length;
-} catch {
-  xzBits = null;
-}
-console.log(`\n| method | held-out bits/char |\n| --- | --- |`);
-console.log(`| masking diffusion (NELBO, ${res.step} steps / ${Math.round(trainSec)} s, chunks of ${L}) | ${nelbo.bitsPerChar.toFixed(3)} ± ${nelbo.stderrBits.toFixed(3)} |`);
-console.log(`| gzip -9 (whole held-out text) | ${gzBits.toFixed(3)} |`);
-console.log(`| xz -9e (whole held-out text) | ${xzBits === null ? "xz not found" : xzBits.toFixed(3)} |`);
-console.log(`| uniform over the ${V} characters | ${Math.log2(V).toFixed(3)} |`);
-console.log(`\n# NELBO on ${nelbo.estimates} (chunk, mask) draws in ${evalSec.toFixed(0)} s`);
-
-const show = (x: { data: Float32Array }, n: number) => {
-  for (let b = 0; b < n; b++) console.log(`    ${decode(x.data.subarray(b * L, b * L + L), data.vocab).replace(/\n/g, "⏎")}`);
+const settings: Record<string, { flags: string[]; label: string }> = {
+  "mask-elbo": { flags: ["--process", "mask", "--weighting", "elbo"], label: "masking, ELBO weighting" },
+  "mask-mean": { flags: ["--process", "mask", "--weighting", "mean"], label: "masking, mean weighting" },
+  replace: { flags: ["--process", "replace"], label: "replacement (uniform)" },
+  ar: { flags: ["--process", "ar"], label: "autoregressive baseline" },
+  torch: { flags: ["--process", "mask", "--weighting", "elbo"], label: "PyTorch twin of masking (ELBO)" },
 };
-const den = categoricalDenoiser(model, { maskId: proc.maskId });
-console.log(`\nsamples (r = 0, ${L} steps):`);
-show(await sample({ process: proc, denoiser: den, grid: uniformGrid(L), r: 0, rng: new Rng(2), shape: [4, L] }), 4);
-console.log(`samples (r = 1, ${L} steps):`);
-show(await sample({ process: proc, denoiser: den, grid: uniformGrid(L), r: 1, rng: new Rng(3), shape: [2, L] }), 2);
-const template = "Emma was ______________ and she said that ______________________";
-const known = parseTemplate(template, L, (s) => encode(s, data.vocab, "template"));
-console.log(`infilling "${template}" (r = 0, ${L} steps):`);
-show(await sample({ process: proc, denoiser: infillDenoiser(den, known), grid: uniformGrid(L), r: 0, rng: new Rng(4), shape: [4, L] }), 4);
-model.dispose();
+
+interface SamplerResult {
+  r: number;
+  steps: number;
+  wordShare: number;
+  seconds: number;
+  samples: string[];
+}
+
+interface Result {
+  setting: string;
+  label: string;
+  command: string;
+  book: string;
+  budgetSeconds: number;
+  trainSteps: number;
+  trainSeconds: number;
+  weights: number;
+  length: number;
+  bitsPerChar: number;
+  bitsPerCharStderr: number;
+  nllMethod: string;
+  heldOutRows: number;
+  wordShareHeldOut: number;
+  samplers: SamplerResult[];
+  infill?: { template: string; samples: string[] };
+  compressors: { gzip: number; xz: number | null };
+  loadAverage: number[];
+}
+
+const show = (s: string) => s.replace(/\n/g, "⏎");
+
+/** bits/char, word share at each sampler setting, samples and infilling: the same for every setting. */
+async function score(setting: string, m: Model, trainSteps: number, trainSeconds: number, command: string): Promise<Result> {
+  const data = m.data as TextDataSet;
+  const L = data.train.shape[1];
+  const ar = m.spec.process.name === "ar";
+  console.log(`# scoring ${setting}: held-out bits/char on ${data.heldOut.shape[0]} chunks of ${L}`);
+  const nll = await m.setup.nll!(m.denoiser, data.heldOut, 1);
+  console.log(`#   ${nll.bitsPerDim.toFixed(3)} ± ${nll.bitsPerDimStderr.toFixed(3)} bits/char (${nll.method})`);
+  const samplers: SamplerResult[] = [];
+  // The AR process reveals one position per step: L steps (r plays no role, its noise is fixed).
+  const grid: [number, number][] = ar ? [[0, L]] : [0, 1].flatMap((r) => stepsList.map((s) => [r, s] as [number, number]));
+  for (const [r, steps] of grid) {
+    const res = await drawSamples(m, { r, steps, grid: "uniform", n: nSamples, seed: 2 });
+    const metrics = (await data.metrics!(res.samples)) as { wordShare: number };
+    const rows = Array.from({ length: res.samples.shape[0] }, (_, b) => decode(res.samples.data.subarray(b * L, b * L + L), { chars: data.chars }));
+    samplers.push({ r, steps, wordShare: metrics.wordShare, seconds: res.seconds, samples: rows.slice(0, 4) });
+    console.log(`#   r = ${r}, ${steps} steps: word share ${(100 * metrics.wordShare).toFixed(1)}% (${res.seconds.toFixed(1)} s)\n${rows.slice(0, 2).map((s) => `      ${show(s)}`).join("\n")}`);
+  }
+  let infill: Result["infill"];
+  if (m.spec.process.name === "mask") {
+    const known = textInfill(data, template);
+    const x = await sample({ process: m.setup.process, denoiser: infillDenoiser(m.denoiser, known), grid: makeGrid("uniform", L, m.setup.process.time), r: 0, rng: new Rng(4), shape: [4, L] });
+    infill = { template, samples: Array.from({ length: 4 }, (_, b) => decode(x.data.subarray(b * L, b * L + L), { chars: data.chars })) };
+  }
+  const text = Buffer.from(data.heldOutText, "latin1");
+  let xz: number | null = null;
+  try {
+    xz = (8 * execFileSync("xz", ["-9e", "-c"], { input: text, maxBuffer: 1 << 28 }).length) / data.heldOutText.length;
+  } catch {
+    xz = null;
+  }
+  const share = (await data.metrics!(data.heldOut)) as { wordShareHeldOut: number };
+  return {
+    setting,
+    label: settings[setting].label,
+    command,
+    book,
+    budgetSeconds: seconds,
+    trainSteps,
+    trainSeconds,
+    weights: paramCount(m.params),
+    length: L,
+    bitsPerChar: nll.bitsPerDim,
+    bitsPerCharStderr: nll.bitsPerDimStderr,
+    nllMethod: nll.method,
+    heldOutRows: data.heldOut.shape[0],
+    wordShareHeldOut: share.wordShareHeldOut,
+    samplers,
+    infill,
+    compressors: { gzip: (8 * gzipSync(text, { level: 9 }).length) / data.heldOutText.length, xz },
+    loadAverage: (await import("node:os")).loadavg(),
+  };
+}
+
+/** Train with the CLI (udm train), then load the checkpoint as udm eval does. */
+async function runCli(setting: string, dir: string): Promise<Result> {
+  const args = ["train", "--data", `text:${book}`, ...settings[setting].flags, ...netFlags, "--steps", "10000000", "--max-seconds", String(seconds), "--held-out", "100000", "--out", dir, ...(has("force") ? ["--force"] : [])];
+  const command = `udm ${args.join(" ")}`;
+  console.log(`# ${command}`);
+  const t0 = performance.now();
+  const code = await main(args);
+  if (code !== 0) throw new Error(`bench/text: ${command} exited with ${code}`);
+  const m = await loadModel(dir);
+  try {
+    return await score(setting, m, m.config.step, (performance.now() - t0) / 1000, command);
+  } finally {
+    m.denoiser.dispose?.();
+    tree.dispose(m.params);
+  }
+}
+
+/** The PyTorch twin: same data (written here), same budget, its EMA weights scored by the code above. */
+async function runTorch(dir: string): Promise<Result> {
+  await initJax();
+  const net = Object.fromEntries(Object.entries(netOptions).filter(([, v]) => v !== undefined).map(([k, v]) => [k, Number(v)]));
+  const spec = { data: `text:${book}`, n: 10000, heldOut: 100000, seed: 0, process: { name: "mask", options: { schedule: "linear", counted: false, weighting: "elbo" } }, network: { name: "transformer", options: findNetwork("transformer", "tokens").options.parse(net) } };
+  const s = await buildSetup(spec);
+  const cfg = s.network.config as { vocab: number; length: number; dim: number; layers: number; heads: number; window: number };
+  // The CLI's training defaults, unless given.
+  const t = trainSchema({ out: dir, steps: 1 }).parse(Object.fromEntries(Object.entries(trainOptions).filter(([, v]) => v !== undefined).map(([k, v]) => [k, Number(v)])));
+  mkdirSync(join(dir, "data"), { recursive: true });
+  writeFileSync(join(dir, "data", "train.f32"), Buffer.from(s.data.train.data.buffer, s.data.train.data.byteOffset, s.data.train.data.byteLength));
+  writeFileSync(join(dir, "data", "meta.json"), JSON.stringify({ vocab: cfg.vocab, length: cfg.length }));
+  const pyArgs = [
+    "bench/text_torch.py", "--data", join(dir, "data"), "--out", join(dir, "weights.safetensors"), "--seconds", String(seconds), "--threads", arg("threads", "2"),
+    "--dim", String(cfg.dim), "--layers", String(cfg.layers), "--heads", String(cfg.heads), "--window", String(cfg.window),
+    "--batch", String(t.batchSize), "--lr", String(t.lr), "--warmup", String(t.warmup), "--ema", String(t.emaDecay), "--weighting", "elbo",
+  ];
+  const command = `/usr/bin/python3 ${pyArgs.join(" ")}`;
+  console.log(`# ${command}`);
+  const py = spawnSync("/usr/bin/python3", pyArgs, { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] });
+  if (py.status !== 0) throw new Error(`bench/text: the PyTorch twin failed (${py.status}); is python3-torch installed? (apt-get install python3-torch libopenblas0-pthread)`);
+  const out = JSON.parse(py.stdout.trim().split("\n").pop()!);
+  const params = toParams(decodeSafetensors(readFileSync(join(dir, "weights.safetensors"))).tensors);
+  const denoiser = s.setup.denoiser(s.network, params);
+  const m = { ...s, dir, runDir: dir, config: { step: out.steps } as Model["config"], params, denoiser } as Model;
+  try {
+    return await score("torch", m, out.steps, out.seconds, command);
+  } finally {
+    denoiser.dispose?.();
+    tree.dispose(params);
+  }
+}
+
+function report(): void {
+  const results = Object.keys(settings)
+    .map((s) => join(root, s, "result.json"))
+    .filter(existsSync)
+    .map((f) => JSON.parse(readFileSync(f, "utf8")) as Result);
+  if (results.length === 0) throw new Error(`bench/text --report: no results under ${root}; run the settings first`);
+  const r0 = results[0];
+  console.log(`Held-out: the last 10% of ${r0.book}, ${r0.heldOutRows} chunks of ${r0.length} characters; budget ${r0.budgetSeconds} s of training per setting; ${nSamples} samples per sampler setting.\n`);
+  const cols = [...new Set(results.flatMap((r) => r.samplers.map((s) => `r = ${s.r}, ${s.steps}`)))];
+  console.log(`| setting | weights | steps | held-out bits/char | real words: ${cols.join(" | ")} |`);
+  console.log(`| --- | --- | --- | --- | ${cols.map(() => "---").join(" | ")} |`);
+  for (const r of results) {
+    const cell = (c: string) => {
+      const s = r.samplers.find((x) => `r = ${x.r}, ${x.steps}` === c);
+      return s ? `${(100 * s.wordShare).toFixed(1)}%` : "";
+    };
+    console.log(`| ${r.label} | ${(r.weights / 1e3).toFixed(0)}k | ${r.trainSteps} | ${r.bitsPerChar.toFixed(3)} ± ${r.bitsPerCharStderr.toFixed(3)} | ${cols.map(cell).join(" | ")} |`);
+  }
+  console.log(`| held-out text itself (the ceiling) | | | | ${(100 * r0.wordShareHeldOut).toFixed(1)}% |`);
+  console.log(`| gzip -9 / xz -9e on the held-out text | | | ${r0.compressors.gzip.toFixed(3)} / ${r0.compressors.xz?.toFixed(3) ?? "n/a"} | |`);
+  console.log("\nSamples (first two of each sampler setting, ⏎ = newline):\n```");
+  for (const r of results) {
+    for (const s of r.samplers) for (const x of s.samples.slice(0, 2)) console.log(`${r.setting.padEnd(9)} r=${s.r} ${String(s.steps).padStart(3)}: ${show(x)}`);
+  }
+  console.log("```");
+  for (const r of results.filter((x) => x.infill)) {
+    console.log(`\nInfilling with ${r.label} ("${r.infill!.template}", r = 0, ${r.length} steps):\n\`\`\`\n${r.infill!.samples.map(show).join("\n")}\n\`\`\``);
+  }
+  console.log("\nCommands:\n```sh");
+  for (const r of results) console.log(r.command);
+  console.log("```");
+  console.log(`\nLoad averages during scoring: ${results.map((r) => `${r.setting} ${r.loadAverage[0].toFixed(1)}`).join(", ")}`);
+}
+
+if (has("report")) {
+  report();
+} else {
+  const setting = arg("setting", "");
+  if (!(setting in settings)) {
+    console.error(`bench/text: --setting must be one of ${Object.keys(settings).join(", ")}, got ${JSON.stringify(setting)}`);
+    process.exit(2);
+  }
+  const dir = join(root, setting);
+  mkdirSync(dir, { recursive: true });
+  const result = setting === "torch" ? await runTorch(dir) : await runCli(setting, dir);
+  writeFileSync(join(dir, "result.json"), JSON.stringify(result, null, 2) + "\n");
+  console.log(`# wrote ${join(dir, "result.json")}`);
+}
