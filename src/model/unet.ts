@@ -18,6 +18,13 @@ export interface UnetConfig {
   groups?: number;
   /** Sinusoidal time-embedding size (default 64). */
   timeDim?: number;
+  /**
+   * Class-conditional: `classes` labels plus a null label (id = classes),
+   * embedded and added to the time embedding (DESIGN.md "Guidance").
+   */
+  classes?: number;
+  /** Output a categorical over this many levels per pixel: logits [B, outC, H, W, levels]. */
+  levels?: number;
 }
 
 /**
@@ -29,7 +36,11 @@ export interface UnetConfig {
  * skip a 1x1 conv when the channel count changes. Convolutions are im2col
  * (conv.ts). Input/output layout is [B, C, H, W] like the host Tensors; inside
  * it runs channels-last. With the defaults (1 channel) it has 82 k weights;
- * channels [16, 32, 64] give 0.32 M.
+ * channels [16, 32, 64] give 0.32 M. A class-conditional UNet adds a learned
+ * embedding of the label (row `classes` is the null label, used when no cond
+ * is given) to the time embedding, as in classifier-free guidance (Ho &
+ * Salimans 2022). With `levels` the out-conv gives outC * levels channels,
+ * read as per-pixel logits.
  */
 export function unet(config: UnetConfig): Network {
   const inC = config.inChannels;
@@ -38,13 +49,16 @@ export function unet(config: UnetConfig): Network {
   const attention = config.attention ?? true;
   const groups = config.groups ?? 4;
   const timeDim = config.timeDim ?? 64;
-  for (const [k, v] of Object.entries({ inChannels: inC, outChannels: outC, groups, timeDim })) {
+  const classes = config.classes;
+  const levels = config.levels;
+  for (const [k, v] of Object.entries({ inChannels: inC, outChannels: outC, groups, timeDim, ...(classes === undefined ? {} : { classes }) })) {
     if (!(Number.isInteger(v) && v > 0)) throw new Error(`unet: ${k} must be a positive integer, got ${v}`);
   }
   if (channels.length < 1 || !channels.every((c) => Number.isInteger(c) && c > 0)) {
     throw new Error(`unet: channels must be a non-empty list of positive integers, got [${channels.join(", ")}]`);
   }
   if (timeDim % 2 !== 0) throw new Error(`unet: timeDim must be even, got ${timeDim}`);
+  if (levels !== undefined && !(Number.isInteger(levels) && levels >= 2)) throw new Error(`unet: levels must be an integer >= 2, got ${levels}`);
   const groupsFor = (c: number) => {
     let g = Math.min(groups, c);
     while (c % g !== 0) g--;
@@ -92,7 +106,7 @@ export function unet(config: UnetConfig): Network {
 
   return {
     name: "unet",
-    config: { inChannels: inC, outChannels: outC, channels, attention, groups, timeDim },
+    config: { inChannels: inC, outChannels: outC, channels, attention, groups, timeDim, classes, levels },
     init(seed: number): Params {
       const rng = new Rng(seed);
       const p: Params = {};
@@ -106,24 +120,37 @@ export function unet(config: UnetConfig): Network {
       initRes(p, "mid2", rng, cm, cm);
       for (let l = L - 2; l >= 0; l--) initRes(p, `up${l}`, rng, channels[l + 1] + channels[l], channels[l]);
       initGroupNorm(p, "outnorm", channels[0]);
-      initConv3x3(p, "out", rng, channels[0], outC, 0);
+      initConv3x3(p, "out", rng, channels[0], outC * (levels ?? 1), 0);
+      // Drawn last, so an unconditional UNet's weights do not depend on this option.
+      if (classes !== undefined) initDense(p, "class", rng, classes + 1, embDim);
       return p;
     },
-    apply(params: Params, x: JArray, t: JArray): JArray {
+    apply(params: Params, x: JArray, t: JArray, cond?: JArray): JArray {
       const p = new ParamTaker(params);
       const [B, C, H, W] = x.shape;
       const fail = (msg: string): never => {
         x.dispose();
         t.dispose();
+        cond?.dispose();
         p.finish();
         throw new Error(msg);
       };
+      // An unconditional UNet accepts and ignores labels (the Network contract).
+      if (cond && classes === undefined) {
+        cond.dispose();
+        cond = undefined;
+      }
+      if (cond && (cond.shape.length !== 1 || cond.shape[0] !== B)) fail(`unet: cond must be [${B}] class ids, got shape [${cond.shape.join(", ")}]`);
       if (x.shape.length !== 4) fail(`unet: expects images [B, C, H, W], got shape [${x.shape.join(", ")}]`);
       if (C !== inC) fail(`unet: input has ${C} channels, the network expects ${inC}`);
       const f = 2 ** (L - 1);
       if (H % f !== 0 || W % f !== 0) fail(`unet: image ${H} x ${W} must divide by ${f} for ${L} levels (channels [${channels.join(", ")}])`);
 
-      const temb = dense(p, "time2", silu(dense(p, "time1", timeEmbedding(t, timeDim))));
+      let temb = dense(p, "time2", silu(dense(p, "time1", timeEmbedding(t, timeDim))));
+      if (classes !== undefined) {
+        const ids = cond ?? np.full([B], classes);
+        temb = temb.add(dense(p, "class", nn.oneHot(ids.astype(np.int32), classes + 1)));
+      }
       let h = conv3x3(p, "in", np.transpose(x, [0, 2, 3, 1]));
       const skips: JArray[] = [];
       for (let l = 0; l < L; l++) {
@@ -144,7 +171,8 @@ export function unet(config: UnetConfig): Network {
       temb.dispose();
       const out = conv3x3(p, "out", silu(groupNorm(p, "outnorm", h, groupsFor(channels[0]))));
       p.finish();
-      return np.transpose(out, [0, 3, 1, 2]);
+      if (levels === undefined) return np.transpose(out, [0, 3, 1, 2]);
+      return np.transpose(out.reshape([B, H, W, outC, levels]), [0, 3, 1, 2, 4]);
     },
   };
 }

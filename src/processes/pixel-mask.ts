@@ -2,6 +2,7 @@ import { defineProcess, timeAt, type Process, type Time } from "../core/process.
 import type { Rng } from "../core/rng.js";
 import { toSchedule, type Destruction, type Schedule } from "../core/schedule.js";
 import { tensor, type Tensor } from "../core/tensor.js";
+import { checkLevels, levelOf, levelValue } from "../images/levels.js";
 import { uniformKernel, uniformNoise } from "./kernels.js";
 
 /**
@@ -20,6 +21,11 @@ import { uniformKernel, uniformNoise } from "./kernels.js";
  * Posterior noise: u ~ U[0, m(t)) where hidden, U[m(t), 1) where visible, so
  * every visible pixel stays visible under r = 0 (MDLM's sampler); the kernel
  * is the uniform one; the prior is all hidden (m(1) = 1 with the default).
+ *
+ * With `levels: K` the data are images of K quantised levels (levels.ts):
+ * a visible pixel shows its nearest level, so F_0 is the quantised image and
+ * a categorical q(x0 | x_t) over the K levels is a full model of x0
+ * (DESIGN.md "Categorical pixels"). Level-valued x0 pass through unchanged.
  */
 export interface PixelMaskOptions {
   /** m(t), increasing from 0 to 1: a Schedule or a bare function (default linear). */
@@ -28,12 +34,16 @@ export interface PixelMaskOptions {
   patch?: number;
   /** Value written into hidden pixels (default 0). */
   fill?: number;
+  /** Quantise visible pixels to this many levels in [-1, 1] (default: none, real values). */
+  levels?: number;
 }
 
 export interface PixelMaskProcess extends Process<Tensor, Tensor> {
   readonly patch: number;
   readonly fill: number;
   readonly schedule: Schedule;
+  /** Number of pixel levels, or undefined for real-valued pixels. */
+  readonly levels?: number;
 }
 
 function imageShape(x: Tensor, what: string, channelsPlusMask = false): [number, number, number, number] {
@@ -47,6 +57,8 @@ export function pixelMaskProcess(opts: PixelMaskOptions = {}): PixelMaskProcess 
   const m = (t: number) => schedule.m(t);
   const p = opts.patch ?? 1;
   const fill = opts.fill ?? 0;
+  const K = opts.levels === undefined ? undefined : checkLevels(opts.levels, "pixel-mask");
+  const shown = K === undefined ? (v: number) => v : (v: number) => levelValue(levelOf(v, K), K);
   if (!(Number.isInteger(p) && p >= 1)) throw new Error(`pixel-mask: patch must be a positive integer, got ${p}`);
   const grid = (H: number, W: number) => [Math.ceil(H / p), Math.ceil(W / p)] as const;
 
@@ -68,7 +80,7 @@ export function pixelMaskProcess(opts: PixelMaskOptions = {}): PixelMaskProcess 
       for (let y = 0; y < H; y++) {
         for (let x = 0; x < W; x++) {
           const hidden = u.data[(b * gh + Math.floor(y / p)) * gw + Math.floor(x / p)] < mt;
-          for (let c = 0; c < C; c++) out[((b * (C + 1) + c) * H + y) * W + x] = hidden ? fill : x0.data[((b * C + c) * H + y) * W + x];
+          for (let c = 0; c < C; c++) out[((b * (C + 1) + c) * H + y) * W + x] = hidden ? fill : shown(x0.data[((b * C + c) * H + y) * W + x]);
           out[((b * (C + 1) + C) * H + y) * W + x] = hidden ? 1 : 0;
         }
       }
@@ -104,7 +116,7 @@ export function pixelMaskProcess(opts: PixelMaskOptions = {}): PixelMaskProcess 
 
   return {
     ...defineProcess<Tensor, Tensor>({
-      name: `pixel-mask(patch=${p})`,
+      name: K === undefined ? `pixel-mask(patch=${p})` : `pixel-mask(patch=${p}, levels=${K})`,
       time: { kind: "continuous" },
       noise,
       forward,
@@ -121,6 +133,7 @@ export function pixelMaskProcess(opts: PixelMaskOptions = {}): PixelMaskProcess 
     patch: p,
     fill,
     schedule,
+    levels: K,
   };
 }
 

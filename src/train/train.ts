@@ -55,6 +55,8 @@ export interface TrainOptions<E = Tensor> {
   objective: Objective<Tensor, E>;
   /** Training data: x0 rows, shape [N, ...item] (token ids as float values). */
   data: Tensor;
+  /** Class labels of the data rows, for a class-conditional network (see ClassLabels). */
+  labels?: ClassLabels;
   /** Total number of optimizer steps (a resumed run continues up to this). */
   steps: number;
   batchSize: number;
@@ -89,6 +91,20 @@ export interface TrainOptions<E = Tensor> {
   metadata?: Record<string, unknown>;
   /** Stop (without error) after this wall-clock time in seconds; a checkpoint is written if outDir is set. */
   maxSeconds?: number;
+}
+
+/**
+ * Labels for classifier-free guidance (DESIGN.md "Guidance"): the network
+ * gets each batch row's class id as `cond`, replaced by the null id
+ * (`classes`) with probability `drop`, so one network learns both
+ * q(x0 | x_t, c) and q(x0 | x_t).
+ */
+export interface ClassLabels {
+  /** Class id of each data row, 0 .. classes - 1. */
+  ids: ArrayLike<number>;
+  classes: number;
+  /** Probability of the null label (Ho & Salimans use 0.1 to 0.2). */
+  drop: number;
 }
 
 export interface TrainResult {
@@ -171,10 +187,11 @@ export async function train<E = Tensor>(opts: TrainOptions<E>): Promise<TrainRes
   }
 
   // forward + grad + Adam + EMA, compiled once (shapes are fixed by batchSize).
-  const lossOf = (q: Params, xt: JArray, t: JArray, y: JArray, w: JArray) => objectiveLoss(objective.loss, network.apply(q, xt, t), y, w);
+  const lossOf = (q: Params, xt: JArray, t: JArray, y: JArray, w: JArray, c?: JArray) =>
+    objectiveLoss(objective.loss, c === undefined ? network.apply(q, xt, t) : network.apply(q, xt, t, c), y, w);
   const jstep = jit(
-    (p: Params, m: Params, v: Params, ema: Params, xt: JArray, t: JArray, y: JArray, w: JArray, lr: JArray, c1: JArray, c2: JArray, decay: JArray) => {
-      const [loss, grads] = valueAndGrad(lossOf)(tree.ref(p), xt, t, y, w);
+    (p: Params, m: Params, v: Params, ema: Params, xt: JArray, t: JArray, y: JArray, w: JArray, lr: JArray, c1: JArray, c2: JArray, decay: JArray, c?: JArray) => {
+      const [loss, grads] = valueAndGrad(lossOf)(tree.ref(p), xt, t, y, w, ...(c ? [c] : []));
       const up = adamUpdate(adam, p, grads as Params, m, v, lr, c1, c2);
       const ema2 = emaUpdate(ema, tree.ref(up.params), decay);
       return [up.params, up.m, up.v, ema2, loss] as [Params, Params, Params, Params, JArray];
@@ -237,7 +254,8 @@ export async function train<E = Tensor>(opts: TrainOptions<E>): Promise<TrainRes
   try {
     while (step < o.steps) {
       const k = step + 1;
-      const x0 = gatherBatch(data, nextBatch());
+      const idx = nextBatch();
+      const x0 = gatherBatch(data, idx);
       const t = drawTimes(o.batchSize, noiseRng);
       const eps = process.noise(x0.shape, noiseRng);
       const xt = process.forward(x0, t, eps);
@@ -246,7 +264,8 @@ export async function train<E = Tensor>(opts: TrainOptions<E>): Promise<TrainRes
       const lrK = o.warmup > 0 ? (o.lr * Math.min(1, k / o.warmup)) : o.lr;
       const [lr, c1, c2] = adamScalars(adam, lrK, k);
       const input = objective.input ? objective.input(x0, xt, t, eps) : xt;
-      const out = jstep(params, m, v, ema, arr(input), arr(tensor([t.length], t)), arr(target), arr(w), lr, c1, c2, o.emaDecay);
+      const c = opts.labels && batchLabels(opts.labels, idx, noiseRng);
+      const out = jstep(params, m, v, ema, arr(input), arr(tensor([t.length], t)), arr(target), arr(w), lr, c1, c2, o.emaDecay, ...(c ? [np.array(c)] : []));
       [params, m, v, ema] = out;
       // Reading the loss back every step also keeps jax-js memory flat.
       const loss = (await out[4].data())[0];
@@ -291,6 +310,11 @@ export async function train<E = Tensor>(opts: TrainOptions<E>): Promise<TrainRes
 
 const arr = (x: Tensor): JArray => np.array(x.data).reshape([...x.shape]);
 
+/** The labels of a batch, each replaced by the null id with probability `drop`. */
+export function batchLabels(l: ClassLabels, idx: Uint32Array, rng: Rng): Float32Array {
+  return Float32Array.from(idx, (i) => (rng.uniform() < l.drop ? l.classes : l.ids[i]));
+}
+
 interface Resolved {
   steps: number;
   batchSize: number;
@@ -329,6 +353,7 @@ function checkOptions<E>(opts: TrainOptions<E>): Resolved {
   }
   const bad = d.data.findIndex((x) => !Number.isFinite(x));
   if (bad >= 0) throw new Error(`train: data has a non-finite value ${d.data[bad]} at flat index ${bad} (row ${Math.floor(bad / (d.data.length / d.shape[0]))})`);
+  if (opts.labels) checkLabels(opts.labels, d.shape[0]);
   const time = opts.time ?? "uniform";
   if (time !== "uniform" && typeof time !== "function") fail("time", time, `"uniform" or a function (n, rng) => Float32Array`);
   return {
@@ -347,6 +372,16 @@ function checkOptions<E>(opts: TrainOptions<E>): Resolved {
     resume: opts.resume ?? false,
     maxSeconds: opts.maxSeconds === undefined ? undefined : num("maxSeconds", opts.maxSeconds, (x) => x > 0, "positive"),
   };
+}
+
+function checkLabels(l: ClassLabels, rows: number): void {
+  if (!(Number.isInteger(l.classes) && l.classes >= 1)) throw new Error(`train: labels.classes must be a positive integer, got ${l.classes}`);
+  if (!(l.drop >= 0 && l.drop < 1)) throw new Error(`train: labels.drop must lie in [0, 1), got ${l.drop}`);
+  if (l.ids.length !== rows) throw new Error(`train: ${l.ids.length} labels for ${rows} data rows`);
+  for (let i = 0; i < rows; i++) {
+    const id = l.ids[i];
+    if (!(Number.isInteger(id) && id >= 0 && id < l.classes)) throw new Error(`train: label ${id} of row ${i} is not a class id in 0..${l.classes - 1}`);
+  }
 }
 
 /** The t distribution: U(0, 1] continuous, or uniform on k/T (k = 1..T) for a discrete-time process. */

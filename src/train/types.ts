@@ -13,13 +13,16 @@ export type Params = Record<string, JArray>;
  * A time-conditioned network. `apply` follows jax-js ownership: it consumes
  * every argument (callers pass `tree.ref(params)` to keep the weights).
  * x: [B, ...item] float32 (token ids as float32 values), t: [B] float32.
+ * cond (optional): [B] float32 class ids for a class-conditional network,
+ * with id `config.classes` the null class (DESIGN.md "Guidance"); networks
+ * without classes never receive it.
  */
 export interface Network {
   readonly name: string;
   /** JSON-serialisable hyper-parameters, saved in the checkpoint so it can be rebuilt. */
   readonly config: Record<string, unknown>;
   init(seed: number): Params;
-  apply(params: Params, x: JArray, t: JArray): JArray;
+  apply(params: Params, x: JArray, t: JArray, cond?: JArray): JArray;
 }
 
 export type LossKind = "mse" | "l1" | "ce";
