@@ -65,7 +65,7 @@ test("categorical pixels: the posterior noise is U[0, m) on hidden pixels and U[
   const n = 4000;
   const x0 = sampleImages(E, n, rng);
   for (const t of [0.3, 0.7]) {
-    const m = schedule(t);
+    const m = schedule.m(t);
     const xt = p.forward(x0, t, p.noise(x0.shape, rng));
     const u = p.posteriorNoise(x0, xt, t, rng);
     assert.deepEqual([...p.forward(x0, t, u).data], [...xt.data]);

@@ -1,6 +1,6 @@
 import type { Denoiser } from "../core/denoiser.js";
 import type { Rng } from "../core/rng.js";
-import type { Destruction } from "../core/schedule.js";
+import type { Destruction, Schedule } from "../core/schedule.js";
 import { tensor, type Tensor } from "../core/tensor.js";
 import { levelOf, levelValue } from "../images/levels.js";
 import { masking } from "../processes/masking.js";
@@ -58,7 +58,7 @@ export function imageCounts(e: ImageEnumerable, x: Tensor): Float64Array {
  * marginals log p(x0_i | x_t) [B, C, H, W, K], what a factorised network
  * (levelsDenoiser) predicts at best.
  */
-export function maskedImageOracle(e: ImageEnumerable, schedule: Destruction): Denoiser & { logits(xt: Tensor, t: number): Tensor } {
+export function maskedImageOracle(e: ImageEnumerable, schedule: Schedule | Destruction): Denoiser & { logits(xt: Tensor, t: number): Tensor } {
   const K = e.levels;
   const L = e.dist.L;
   const tokens = enumerableDenoiser(e.dist, masking({ vocab: K, schedule }));
