@@ -9,7 +9,8 @@ import { sliceBatch, type Tensor } from "../core/tensor.js";
 import { energyDistance } from "../metrics/energy.js";
 import { checkpointExists, loadCheckpoint, toParams, type CheckpointConfig } from "../train/checkpoint.js";
 import { progressBar } from "../train/progress.js";
-import { train, type TrainResult } from "../train/train.js";
+import type { ClassCondition } from "../train/network-denoiser.js";
+import { train, type ClassLabels, type TrainResult } from "../train/train.js";
 import type { Network, Params } from "../train/types.js";
 import type { Chart } from "../viz/chart.js";
 import { linePlot } from "../viz/lineplot.js";
@@ -59,7 +60,14 @@ export async function buildSetup(spec: RunSpec): Promise<Setup> {
   }
   const procEntry = findProcess(spec.process.name, data.kind);
   const setup = procEntry.build(spec.process.options, data);
-  const netSpec: NetworkSpec = { kind: data.kind, itemShape: data.train.shape.slice(1), output: setup.output, vocab: data.vocab };
+  const netSpec: NetworkSpec = {
+    kind: data.kind,
+    itemShape: data.train.shape.slice(1),
+    output: setup.output,
+    vocab: data.vocab,
+    inputShape: setup.inputShape,
+    classes: data.classNames?.length,
+  };
   const chosen = (ns: NetworkSpec) => findNetwork(spec.network.name, data.kind).build(spec.network.options, ns);
   const network = setup.network ? setup.network(netSpec, chosen) : chosen(netSpec);
   return { spec, data, setup, network };
@@ -74,6 +82,8 @@ export interface TrainRun {
   emaDecay: number;
   checkpointEvery: number;
   maxSeconds?: number;
+  /** Class-conditional networks: how often a label is replaced by the null label. */
+  labelDrop: number;
   resume: boolean;
   force: boolean;
   quiet: boolean;
@@ -110,8 +120,9 @@ export async function trainSetup(s: Setup, run: TrainRun, label = "train"): Prom
       checkpointEvery: run.checkpointEvery,
       maxSeconds: run.maxSeconds,
       resume: run.resume,
+      labels: classLabels(s, run.labelDrop),
       onProgress: bar.update,
-      metadata: { udm: s.spec },
+      metadata: { udm: s.spec, ...(s.network.config.classes ? { labelDrop: run.labelDrop } : {}) },
     });
   } finally {
     bar.stop();
@@ -121,6 +132,14 @@ export async function trainSetup(s: Setup, run: TrainRun, label = "train"): Prom
   const lossChart = linePlot([{ label: "loss", y: result.losses }], { title: `training loss: ${s.spec.process.name} on ${s.data.name}`, xLabel: "step" });
   lossChart.save(lossPng);
   return { ...result, seconds, lossPng, lossChart };
+}
+
+/** The labels a class-conditional network trains with (none for other networks). */
+function classLabels(s: Setup, drop: number): ClassLabels | undefined {
+  const classes = s.network.config.classes;
+  if (typeof classes !== "number") return undefined;
+  if (!s.data.labels) throw new UsageError(`the network is class-conditional but data ${s.data.name} has no labels`);
+  return { ids: s.data.labels, classes, drop };
 }
 
 export interface Model extends Setup {
@@ -151,6 +170,12 @@ export async function loadModel(path: string, ema = true): Promise<Model> {
   return { ...s, dir: ck.dir, runDir: dirname(ck.dir), config: ck.config, params, denoiser };
 }
 
+/** Sample a class-conditional model with these labels and guidance (replaces its denoiser). */
+export function conditionModel(m: Model, cond: ClassCondition): void {
+  m.denoiser.dispose?.();
+  m.denoiser = m.setup.denoiser(m.network, m.params, cond);
+}
+
 export function disposeModel(m: Model): void {
   m.denoiser.dispose?.();
   tree.dispose(m.params);
@@ -176,25 +201,37 @@ export interface SampleResult {
   seconds: number;
 }
 
-/** Draw n samples with the one sampler, set up by the process's preset (or --r). */
-export async function drawSamples(m: Model, req: SampleRequest): Promise<SampleResult> {
-  const { process } = m.setup;
+export interface SamplerSetup {
+  grid: number[];
+  r: RSchedule;
+  denoiser: Denoiser;
+  label: string;
+  rng: Rng;
+}
+
+/** The grid, r and denoiser of a sampling request: the process's preset, or the generic sampler with --r. */
+export async function samplerSetup(m: Model, req: SampleRequest): Promise<SamplerSetup> {
   let grid: number[];
   try {
-    grid = makeGrid(req.grid, req.steps, process.time);
+    grid = makeGrid(req.grid, req.steps, m.setup.process.time);
   } catch (e) {
     throw new UsageError(`--steps ${req.steps}: ${(e as Error).message}`);
   }
   const rng = new Rng(req.seed);
-  let r: RSchedule, denoiser: Denoiser = m.denoiser, label: string;
   if (m.setup.sampler) {
-    ({ r, denoiser, label } = await m.setup.sampler({ preset: req.preset, eta: req.eta, r: req.r, grid, heldOut: m.data.heldOut, rng: rng.fork() }, m.denoiser));
-  } else {
-    if (req.preset !== undefined) throw new UsageError(`--preset: process ${m.spec.process.name} has no presets; set the kernel with --r`);
-    if (req.eta !== undefined) throw new UsageError(`--eta: process ${m.spec.process.name} has no eta; set the kernel with --r`);
-    r = req.r ?? 0;
-    label = `r = ${r}`;
+    const s = await m.setup.sampler({ preset: req.preset, eta: req.eta, r: req.r, grid, heldOut: m.data.heldOut, rng: rng.fork() }, m.denoiser);
+    return { ...s, grid, rng };
   }
+  if (req.preset !== undefined) throw new UsageError(`--preset: process ${m.spec.process.name} has no presets; set the kernel with --r`);
+  if (req.eta !== undefined) throw new UsageError(`--eta: process ${m.spec.process.name} has no eta; set the kernel with --r`);
+  const r = req.r ?? 0;
+  return { grid, r, denoiser: m.denoiser, label: `r = ${r}`, rng };
+}
+
+/** Draw n samples with the one sampler, set up by the process's preset (or --r). */
+export async function drawSamples(m: Model, req: SampleRequest): Promise<SampleResult> {
+  const { process } = m.setup;
+  const { grid, r, denoiser, label, rng } = await samplerSetup(m, req);
   const recorder = req.trajectory ? trajectoryRecorder(6) : undefined;
   const t0 = performance.now();
   const samples = await sample({

@@ -21,6 +21,7 @@ import type { Process } from "../core/process.js";
 import type { Rng } from "../core/rng.js";
 import type { RSchedule } from "../core/sampler.js";
 import type { Tensor } from "../core/tensor.js";
+import type { ClassCondition } from "../train/network-denoiser.js";
 import type { Network, Objective, Params } from "../train/types.js";
 import type { Picture } from "../viz/chart.js";
 import type { Snapshot } from "../viz/trajectory.js";
@@ -59,6 +60,10 @@ export interface DataSet {
   heldOut: Tensor;
   /** Token data: ids are 0 .. vocab-1. */
   vocab?: number;
+  /** Labelled data (MNIST, Fashion-MNIST): the class id of each training row, for class-conditional models. */
+  labels?: Float32Array;
+  /** Names of the classes, by id (labelled data). */
+  classNames?: readonly string[];
   /** Samples beside the data (points default: scatter plots; images: a grid; tokens: omit). */
   picture?(samples: Tensor, title: string): Picture;
   /** x_t along the sampling run. */
@@ -108,8 +113,16 @@ export interface ProcessSetup {
   process: Process<Tensor, any>;
   objective: Objective<Tensor, any>;
   output: NetworkOutput;
-  /** A trained network as q(x0 | x_t). */
-  denoiser(network: Network, params: Params): Denoiser & { dispose?(): void };
+  /** A trained network as q(x0 | x_t); `cond` picks the class and guidance of a class-conditional network. */
+  denoiser(network: Network, params: Params, cond?: ClassCondition): Denoiser & { dispose?(): void };
+  /** Shape of one x_t item when it differs from the data's (pixel masking adds a mask channel). */
+  inputShape?: readonly number[];
+  /**
+   * How inpainting holds known pixels (src/images/inpaint.ts): "paste" writes
+   * them over x0_hat (Gaussian), "reveal" also shows them in x_t (masking).
+   * Absent: the process does not inpaint.
+   */
+  inpaint?: "paste" | "reveal";
   /** Names accepted by --preset (the first is the default); none: only --r. */
   presets?: readonly string[];
   /**
@@ -172,6 +185,10 @@ export interface NetworkSpec {
   vocab?: number;
   /** Token data: the network reads this many real features per position instead of ids (encoding). */
   inputDim?: number;
+  /** Shape of one network input item when it differs from itemShape (pixel masking's mask channel). */
+  inputShape?: readonly number[];
+  /** Number of classes of labelled data (class-conditional networks need it). */
+  classes?: number;
 }
 
 export interface NetworkEntry<O extends Record<string, unknown> = any> {

@@ -23,18 +23,22 @@ export interface PngFolderOptions {
  * the first file, is named in the error.
  */
 export function pngFolder(dir: string, opts: PngFolderOptions = {}): ImageDataset {
+  if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new Error(`png folder: ${dir} is not a folder`);
+  let files = readdirSync(dir).filter((f) => f.toLowerCase().endsWith(".png")).sort();
+  if (files.length === 0) throw new Error(`png folder: ${dir} holds no .png files`);
+  if (opts.limit !== undefined) files = files.slice(0, opts.limit);
+  return { ...pngFiles(files.map((f) => join(dir, f)), opts), name: `png:${dir}` };
+}
+
+/** PNG files as images [N, C, H, W] in [-1, 1] (options as pngFolder's, without limit); labels all 0. */
+export function pngFiles(paths: readonly string[], opts: Omit<PngFolderOptions, "limit"> = {}): ImageDataset {
   const channels = opts.channels ?? 1;
   if (channels !== 1 && channels !== 3) throw new Error(`png folder: channels must be 1 or 3, got ${channels}`);
   if (opts.size !== undefined && !(Number.isInteger(opts.size) && opts.size > 0)) {
     throw new Error(`png folder: size must be a positive integer, got ${opts.size}`);
   }
-  if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new Error(`png folder: ${dir} is not a folder`);
-  let files = readdirSync(dir).filter((f) => f.toLowerCase().endsWith(".png")).sort();
-  if (files.length === 0) throw new Error(`png folder: ${dir} holds no .png files`);
-  if (opts.limit !== undefined) files = files.slice(0, opts.limit);
-
-  const decoded = files.map((f) => {
-    const path = join(dir, f);
+  const decoded = paths.map((path) => {
+    if (!existsSync(path)) throw new Error(`png: ${path} does not exist`);
     try {
       return { path, png: PNG.sync.read(readFileSync(path)) };
     } catch (e) {
@@ -69,7 +73,7 @@ export function pngFolder(dir: string, opts: PngFolderOptions = {}): ImageDatase
       }
     }
   });
-  return { name: `png:${dir}`, images: tensor([decoded.length, channels, h, w], out), labels: new Uint8Array(decoded.length), classes: ["image"] };
+  return { name: `png:${paths.join(",")}`, images: tensor([decoded.length, channels, h, w], out), labels: new Uint8Array(decoded.length), classes: ["image"] };
 }
 
 /** RGBA (pngjs always decodes to RGBA 8-bit) -> RGB composited over white. */

@@ -77,3 +77,56 @@ export async function inpaint(opts: InpaintOptions): Promise<Tensor> {
   if (reveal) x1 = pasteKnown(x1, known, mask, true);
   return sample({ process: wrapped, denoiser, grid: opts.grid, r: opts.r, rng: opts.rng, x1, onStep: opts.onStep });
 }
+
+/** Regions to fill that `regionMask` knows by name. */
+export const REGIONS = ["left", "right", "top", "bottom", "centre"] as const;
+export type Region = (typeof REGIONS)[number];
+
+/**
+ * The known-pixel mask [1, 1, H, W] (1 = known) that hides a named region:
+ * a half of the image (left, right, top, bottom) or the centre square of
+ * half the side.
+ */
+export function regionMask(region: Region, H: number, W: number): Tensor {
+  const hide = (y: number, x: number): boolean => {
+    switch (region) {
+      case "left": return x < W / 2;
+      case "right": return x >= W / 2;
+      case "top": return y < H / 2;
+      case "bottom": return y >= H / 2;
+      case "centre": return y >= H / 4 && y < (3 * H) / 4 && x >= W / 4 && x < (3 * W) / 4;
+    }
+  };
+  if (!REGIONS.includes(region)) throw new Error(`inpaint: region must be one of ${REGIONS.join(", ")}, got ${JSON.stringify(region)}`);
+  return tensor([1, 1, H, W], Float32Array.from({ length: H * W }, (_, i) => (hide(Math.floor(i / W), i % W) ? 0 : 1)));
+}
+
+/** The known-pixel mask of a mask image [N, C, H, W] in [-1, 1]: light pixels (> 0 in every channel's mean) are the ones to fill. */
+export function maskFromImage(img: Tensor): Tensor {
+  const [N, C, H, W] = img.shape;
+  const hw = H * W;
+  const out = new Float32Array(N * hw);
+  for (let n = 0; n < N; n++) {
+    for (let i = 0; i < hw; i++) {
+      let v = 0;
+      for (let c = 0; c < C; c++) v += img.data[(n * C + c) * hw + i] / C;
+      out[n * hw + i] = v > 0 ? 0 : 1;
+    }
+  }
+  return tensor([N, 1, H, W], out);
+}
+
+/** Images [N, C, H, W] with the unknown pixels of `mask` shown as hidden: an extra mask channel (1 = hidden), for pictures. */
+export function showHidden(known: Tensor, mask: Tensor): Tensor {
+  const [N, C, H, W] = known.shape;
+  const hw = H * W;
+  const out = new Float32Array(N * (C + 1) * hw);
+  for (let n = 0; n < N; n++) {
+    for (let i = 0; i < hw; i++) {
+      const isKnown = maskAt(mask, n, i, hw);
+      for (let c = 0; c < C; c++) out[(n * (C + 1) + c) * hw + i] = isKnown ? known.data[(n * C + c) * hw + i] : 0;
+      out[(n * (C + 1) + C) * hw + i] = isKnown ? 0 : 1;
+    }
+  }
+  return tensor([N, C + 1, H, W], out);
+}

@@ -44,7 +44,8 @@ registerProcess({
       process,
       objective: gaussianObjective(process, o.objective),
       output: { kind: "same" },
-      denoiser: (network, params) => gaussianDenoiser(network, params, process, o.objective, { clip: o.clip }),
+      denoiser: (network, params, cond) => gaussianDenoiser(network, params, process, o.objective, { clip: o.clip, cond }),
+      inpaint: data.kind === "image" ? "paste" : undefined,
       presets,
       async nll(denoiser, rows, seed) {
         // Images are 8-bit levels scaled to [-1, 1]: dequantise with bins of width 2/255.

@@ -3,8 +3,8 @@ import type { Tensor } from "../../core/tensor.js";
 import { destruction } from "../../core/schedule.js";
 import { fashionMnist, mnist, type ImageDataset } from "../../data/mnist.js";
 import { pngFolder } from "../../data/png-folder.js";
-import { imageX0Denoiser, maskDenoiser } from "../../images/denoisers.js";
-import { maskedX0Objective, x0Objective } from "../../images/objectives.js";
+import { imageX0Denoiser, maskDenoiser, maskLevelsDenoiser } from "../../images/denoisers.js";
+import { maskedLevelsObjective, maskedX0Objective, x0Objective } from "../../images/objectives.js";
 import { unet } from "../../model/unet.js";
 import { blurProcess, COLD_SIGMA } from "../../processes/blur.js";
 import { heatProcess } from "../../processes/heat.js";
@@ -28,6 +28,8 @@ export function imageDataSet(name: string, train: ImageDataset, heldOut: ImageDa
     name,
     train: train.images,
     heldOut: heldOut.images,
+    // One class (a PNG folder) is no label at all.
+    ...(train.classes.length > 1 ? { labels: Float32Array.from(train.labels), classNames: train.classes } : {}),
     picture: (samples, title) => imageGrid(samples, { title, channels: C, cols: Math.min(16, Math.ceil(Math.sqrt(samples.shape[0]))) }),
     trajectory: (snapshots) => imageColumns(snapshots.map((s) => ({ label: `t=${s.t.toFixed(2)}`, x: s.x })), { rows: 8, channels: C }),
     // MNIST / Fashion-MNIST: the project's classifier scores samples against the held-out (test) images.
@@ -93,7 +95,7 @@ function blurEntry(name: "blur" | "heat", description: string) {
         process,
         objective: x0Objective(o.loss),
         output: { kind: "same" },
-        denoiser: (network, params) => imageX0Denoiser(network, params),
+        denoiser: (network, params, cond) => imageX0Denoiser(network, params, { cond }),
         start: startFromPrior(process),
       };
     },
@@ -106,43 +108,56 @@ blurEntry("heat", "heat dissipation in the DCT basis + sigma noise (Rissanen et 
 registerProcess({
   name: "pixel-mask",
   aliases: ["mask"],
-  description: "pixel masking of images (also --process mask on image data): pixels (or --patch square patches) hidden with probability m(t); the net sees image + mask channel",
+  description: "pixel masking of images (also --process mask on image data): pixels (or --patch square patches) hidden with probability m(t); the net sees image + mask channel and predicts a categorical over --levels pixel levels",
   kinds: ["image"],
   flags: [
     { key: "patch", flag: "--patch <n>", description: "side of the square patches hidden together (default 1: single pixels)" },
     { key: "maskSchedule", flag: "--mask-schedule <name>", description: "m(t): linear or cosine (default linear)" },
+    { key: "levels", flag: "--levels <k>", description: "pixel levels of the categorical q(x0 | x_t), 2..256; 0 = a point mass at the mean (MSE), which paints blur (default 16)" },
   ],
-  options: z.object({ patch: int(1, 64).default(1), maskSchedule: choice(["linear", "cosine"]).default("linear") }),
-  build(o: { patch: number; maskSchedule: "linear" | "cosine" }, data): ProcessSetup {
-    const process = pixelMaskProcess({ patch: o.patch, schedule: destruction[o.maskSchedule]() });
-    const C = itemShape(data)[0];
+  options: z.object({ patch: int(1, 64).default(1), maskSchedule: choice(["linear", "cosine"]).default("linear"), levels: int(0, 256).default(16) }),
+  build(o: { patch: number; maskSchedule: "linear" | "cosine"; levels: number }, data): ProcessSetup {
+    if (o.levels === 1) throw new UsageError("--levels must be 0 (a point mass) or 2..256, got 1");
+    const K = o.levels || undefined;
+    const process = pixelMaskProcess({ patch: o.patch, schedule: destruction[o.maskSchedule](), levels: K });
+    const [C, H, W] = itemShape(data);
     return {
       process,
-      objective: maskedX0Objective("mse"),
-      output: { kind: "same" },
-      denoiser: (network, params) => maskDenoiser(network, params),
+      objective: K ? maskedLevelsObjective(K) : maskedX0Objective("mse"),
+      // The input has the mask channel too: C + 1 channels in; C out, or C categoricals over K levels.
+      inputShape: [C + 1, H, W],
+      output: K ? { kind: "logits", vocab: K } : { kind: "same" },
+      denoiser: (network, params, cond) => (K ? maskLevelsDenoiser(network, params, K, { cond }) : maskDenoiser(network, params, { cond })),
       start: startFromPrior(process),
       finish: unmasked,
-      // The input has the mask channel too: C + 1 channels in, C out (default UNet size).
-      network: () => unet({ inChannels: C + 1, outChannels: C }),
+      inpaint: "reveal",
     };
   },
 });
 
 registerNetwork({
   name: "unet",
-  description: "small time-conditioned UNet (im2col convolutions, group norm, attention at the lowest resolution)",
+  description: "small time-conditioned UNet (im2col convolutions, group norm, attention at the lowest resolution), optionally class-conditional",
   kinds: ["image"],
   flags: [
     { key: "channels", flag: "--channels <list>", description: "UNet channels per level, finest first (default 8,16,32)" },
     { key: "attention", flag: "--attention <bool>", description: "UNet self-attention at the lowest resolution (default true)" },
+    { key: "conditional", flag: "--conditional", description: "UNet: condition on the class label (labelled data), for `udm sample --class` and --guidance" },
   ],
-  options: z.object({ channels: text("a comma-separated list of channel counts").default("8,16,32"), attention: bool().default(true) }),
-  build(o: { channels: string; attention: boolean }, spec) {
-    if (spec.output.kind !== "same") throw new Error(`unet: outputs images only, but the process needs ${spec.output.kind}`);
+  options: z.object({ channels: text("a comma-separated list of channel counts").default("8,16,32"), attention: bool().default(true), conditional: bool().default(false) }),
+  build(o: { channels: string; attention: boolean; conditional: boolean }, spec) {
     const channels = o.channels.split(",").map((s) => Number(s.trim()));
     if (!channels.every((c) => Number.isInteger(c) && c > 0)) throw new UsageError(`--channels must be a comma-separated list of positive integers, got ${JSON.stringify(o.channels)}`);
     if (spec.itemShape.length !== 3) throw new Error(`unet: needs image items [C, H, W], got [${spec.itemShape.join(", ")}]`);
-    return unet({ inChannels: spec.itemShape[0], channels, attention: o.attention });
+    if (o.conditional && !spec.classes) throw new UsageError("--conditional needs labelled data (mnist, fashion); this data set has no classes");
+    const levels = spec.output.kind === "logits" ? spec.output.vocab : undefined;
+    return unet({
+      inChannels: (spec.inputShape ?? spec.itemShape)[0],
+      outChannels: spec.itemShape[0],
+      channels,
+      attention: o.attention,
+      classes: o.conditional ? spec.classes : undefined,
+      levels,
+    });
   },
 });
