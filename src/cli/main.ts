@@ -3,6 +3,7 @@ import { Command, CommanderError } from "commander";
 import "./entries/index.js";
 import { demoCommand } from "./demo.js";
 import { evalCommand } from "./eval.js";
+import { playCommand } from "./play.js";
 import { UsageError } from "./options.js";
 import { sampleCommand } from "./sample.js";
 import { showCommand } from "./show.js";
@@ -17,7 +18,8 @@ export function program(): Command {
     .addCommand(sampleCommand())
     .addCommand(evalCommand())
     .addCommand(demoCommand())
-    .addCommand(showCommand());
+    .addCommand(showCommand())
+    .addCommand(playCommand());
 }
 
 /**
