@@ -57,6 +57,7 @@ export function pointsPanel(root: HTMLElement) {
   trainCard.append(tc);
   const tb = el("div", { class: "buttons" });
   const trainBtn = button(tb, "Train", "p-train", () => startTraining());
+
   const stopBtn = button(tb, "Stop", "p-stop", () => void (running = false), true);
   const resetBtn = button(tb, "Reset", "p-reset", () => reset(), true);
   const trainStatus = el("div", { class: "status", id: "p-train-status" }, "not trained yet");
@@ -165,7 +166,7 @@ export function pointsPanel(root: HTMLElement) {
     return { trainer, process, parameterization };
   }
 
-  async function startTraining(): Promise<void> {
+  async function startTraining(maxSeconds = Infinity): Promise<void> {
     if (running) return;
     try {
       if (data.train.shape[0] === 0) throw new Error("draw some points first");
@@ -176,7 +177,7 @@ export function pointsPanel(root: HTMLElement) {
       trainBtn.disabled = true;
       const t0 = performance.now(), s0 = m.trainer.step;
       let drawnAt = 0;
-      while (running && m.trainer.step < total && model === m) {
+      while (running && m.trainer.step < total && model === m && performance.now() - t0 < 1000 * maxSeconds) {
         await m.trainer.run(Math.min(10, total - m.trainer.step));
         const now = performance.now();
         if (now - drawnAt > 400 || m.trainer.step >= total) {
@@ -275,7 +276,7 @@ export function pointsPanel(root: HTMLElement) {
 
   /** For the tests and the bench: drive the panel without clicks. */
   return {
-    train: async (steps: number) => { stepsIn.value = String(steps); await startTraining(); return model?.trainer.losses ?? []; },
+    train: async (steps: number, maxSeconds?: number) => { stepsIn.value = String(steps); await startTraining(maxSeconds); return model?.trainer.losses ?? []; },
     sample: (opts: { method?: Method; steps?: number; n?: number } = {}) => {
       if (opts.method) methodSel.value = opts.method;
       if (opts.steps) sStepsIn.value = String(opts.steps);
