@@ -45,11 +45,17 @@ export function playCommand(): Command {
       const o = check(schema, readOptions(flags, undefined));
       const root = packageRoot();
       const dist = join(root, "web", "dist");
-      if (o.build || !existsSync(join(dist, "index.html")) || stale(root, dist)) {
-        console.log("udm play: building the page (web/dist)…");
-        await buildSite(root);
-      }
+      // Bind first (a taken port fails at once), then build: files are read per request.
       const served = await listen(dist, o.port, o.host, flags.port === undefined);
+      try {
+        if (o.build || !existsSync(join(dist, "index.html")) || stale(root, dist)) {
+          console.log("udm play: building the page (web/dist)…");
+          await buildSite(root);
+        }
+      } catch (e) {
+        await served.close();
+        throw e;
+      }
       console.log(`udm playground: ${served.url}  (Ctrl-C stops it)`);
       await new Promise<void>((done) => {
         const stop = () => void served.close().then(done);

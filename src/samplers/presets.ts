@@ -67,3 +67,29 @@ export async function estimateSbar(
   };
   return { sbar, table };
 }
+
+/**
+ * Analytic-DPM ready to sample: sbar estimated on held-out `data` at the
+ * times of `grid`, capped at the data's std, since E[Var(x0 | x_t)] <=
+ * Var(x0) and near t = 1, where a -> 0, the estimate is (b/a)^2 times a
+ * tiny difference and would explode. (The CLI and the playground use it.)
+ */
+export async function analyticDpm(process: GaussianProcess, denoiser: Denoiser, data: Tensor, grid: readonly number[], rng: Rng): Promise<{ r: RSchedule; denoiser: Denoiser }> {
+  if (!denoiser.mean) throw new Error("analytic-dpm: the denoiser has no mean");
+  const { sbar } = await estimateSbar(process.schedule, denoiser.mean.bind(denoiser), data, grid, rng);
+  const cap = dataStd(data);
+  return applyPreset(process, { name: "analytic-dpm", sbar: (t) => Math.min(sbar(t), cap) }, denoiser);
+}
+
+/** Root of the mean per-coordinate variance of rows x [N, ...]. */
+export function dataStd(x: Tensor): number {
+  const d = itemSize(x), n = x.shape[0];
+  let total = 0;
+  for (let j = 0; j < d; j++) {
+    let m = 0, s = 0;
+    for (let i = 0; i < n; i++) m += x.data[i * d + j] / n;
+    for (let i = 0; i < n; i++) s += (x.data[i * d + j] - m) ** 2 / n;
+    total += s / d;
+  }
+  return Math.sqrt(total);
+}

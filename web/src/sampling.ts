@@ -3,12 +3,12 @@ import { makeGrid, type GridKind } from "../../src/core/grid.js";
 import { Rng } from "../../src/core/rng.js";
 import { sample, type RSchedule, type StepInfo } from "../../src/core/sampler.js";
 import { noiseSchedule, type NoiseSchedule } from "../../src/core/schedule.js";
-import { itemSize, type Tensor } from "../../src/core/tensor.js";
+import type { Tensor } from "../../src/core/tensor.js";
 import type { GaussianProcess } from "../../src/processes/gaussian.js";
 import type { SolverResult } from "../../src/samplers/drift.js";
 import { sampleDpmSolver2M } from "../../src/samplers/dpm-solver.js";
 import { sampleEuler, sampleHeun, sampleRk45 } from "../../src/samplers/ode.js";
-import { applyPreset, estimateSbar } from "../../src/samplers/presets.js";
+import { analyticDpm, applyPreset } from "../../src/samplers/presets.js";
 import { sampleEulerMaruyama } from "../../src/samplers/sde.js";
 
 /**
@@ -67,11 +67,7 @@ export async function draw(process: GaussianProcess, denoiser: Denoiser, heldOut
       return generic(p.r, p.denoiser, "DDIM");
     }
     case "analytic-dpm": {
-      if (!denoiser.mean) throw new Error("analytic-dpm needs the denoiser's mean");
-      const { sbar } = await estimateSbar(process.schedule, denoiser.mean.bind(denoiser), heldOut, grid, rng.fork());
-      // E[Var(x0 | x_t)] <= Var(x0): cap the estimated spread at the data's std (as the CLI does).
-      const cap = dataStd(heldOut);
-      const p = applyPreset(process, { name: "analytic-dpm", sbar: (t) => Math.min(sbar(t), cap) }, denoiser);
+      const p = await analyticDpm(process, denoiser, heldOut, grid, rng.fork());
       return generic(p.r, p.denoiser, "Analytic-DPM");
     }
     default:
@@ -110,17 +106,4 @@ function priorAt(schedule: NoiseSchedule, shape: number[], rng: Rng): Tensor {
   const s = Math.hypot(schedule.a(1), schedule.b(1));
   const n = shape.reduce((a, b) => a * b, 1);
   return { shape, data: Float32Array.from({ length: n }, () => s * rng.normal()) };
-}
-
-/** Root of the mean per-coordinate variance. */
-function dataStd(x: Tensor): number {
-  const d = itemSize(x), n = x.shape[0];
-  let total = 0;
-  for (let j = 0; j < d; j++) {
-    let m = 0, s = 0;
-    for (let i = 0; i < n; i++) m += x.data[i * d + j] / n;
-    for (let i = 0; i < n; i++) s += (x.data[i * d + j] - m) ** 2 / n;
-    total += s / d;
-  }
-  return Math.sqrt(total);
 }

@@ -1,10 +1,9 @@
 import { z } from "zod";
-import type { Denoiser } from "../../core/denoiser.js";
 import { scheduleByName, type ScheduleName } from "../../core/schedule.js";
 import { itemSize, type Tensor } from "../../core/tensor.js";
 import { gaussian } from "../../processes/gaussian.js";
 import { evalNll } from "../../likelihood/eval.js";
-import { applyPreset, estimateSbar } from "../../samplers/presets.js";
+import { analyticDpm, applyPreset, dataStd } from "../../samplers/presets.js";
 import { gaussianDenoiser } from "../../train/network-denoiser.js";
 import { gaussianObjective, type Parameterization } from "../../train/objectives.js";
 import { choice, positive, UsageError } from "../options.js";
@@ -64,27 +63,8 @@ registerProcess({
           const eta = req.eta ?? 0;
           return { ...applyPreset(process, { name: "ddim", eta }, denoiser), label: `ddim (eta = ${eta})` };
         }
-        if (!denoiser.mean) throw new Error("analytic-dpm: the denoiser has no mean");
-        const { sbar } = await estimateSbar(process.schedule, denoiser.mean.bind(denoiser), req.heldOut, req.grid, req.rng);
-        // E[Var(x0 | x_t)] <= Var(x0): cap the spread at the data's std. Near t = 1,
-        // where a -> 0, the estimate is (b/a)^2 times a tiny difference and would explode.
-        const cap = dataStd(req.heldOut);
-        const capped = (t: number) => Math.min(sbar(t), cap);
-        return { ...applyPreset(process, { name: "analytic-dpm", sbar: capped }, denoiser as Denoiser), label: "analytic-dpm" };
+        return { ...(await analyticDpm(process, denoiser, req.heldOut, req.grid, req.rng)), label: "analytic-dpm" };
       },
     };
   },
 });
-
-/** Root of the mean per-coordinate variance. */
-function dataStd(x: Tensor): number {
-  const d = itemSize(x), n = x.shape[0];
-  let total = 0;
-  for (let j = 0; j < d; j++) {
-    let m = 0, s = 0;
-    for (let i = 0; i < n; i++) m += x.data[i * d + j] / n;
-    for (let i = 0; i < n; i++) s += (x.data[i * d + j] - m) ** 2 / n;
-    total += s / d;
-  }
-  return Math.sqrt(total);
-}
