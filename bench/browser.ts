@@ -6,10 +6,12 @@
  *     after at most 60 s of in-page training (DDPM and DDIM, 100 steps, 1000 samples);
  *   - MNIST sampling images/s from the shipped Gaussian checkpoint (20 steps, 16 images).
  *
- *   node --import tsx bench/browser.ts [--seconds 60]
+ *   node --import tsx bench/browser.ts [--seconds 60] [--screenshots docs]
  *
  * Writes bench/out/browser.json and prints a Markdown table. Run it on a
- * quiet machine: the numbers are wall-clock.
+ * quiet machine: the numbers are wall-clock. With --screenshots DIR it also
+ * saves each panel as the bench left it (the README's pictures), after a
+ * reverse animation, an inpainting and a text infill.
  */
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { init, numpy as np, tree } from "@jax-js/jax";
@@ -30,6 +32,7 @@ import { LiveTrainer } from "../web/src/trainer.js";
 
 const args = process.argv.slice(2);
 const budget = args.includes("--seconds") ? Number(args[args.indexOf("--seconds") + 1]) : 60;
+const shots = args.includes("--screenshots") ? args[args.indexOf("--screenshots") + 1] : undefined;
 const TRAIN_STEPS = 300;
 
 // --- Node -------------------------------------------------------------
@@ -65,14 +68,28 @@ const call = <T>(panel: string, fn: string, ...a: unknown[]) =>
 const engine = await s.page.textContent("#engine");
 // Steps/s: a fresh model, timed in the page (includes the page's live loss chart).
 t0 = performance.now();
-const losses = await call<number[]>("points", "train", 100_000, budget);
+const losses = await call<number[]>("points", "train", 20_000, budget);
 const pageSeconds = (performance.now() - t0) / 1000;
 const pageSteps = losses.length / pageSeconds;
 const ddpm = await call<{ energy: number; floor: number }>("points", "sample", { method: "ddpm", steps: 100, n: 1000 });
 const ddim = await call<{ energy: number; floor: number }>("points", "sample", { method: "ddim", steps: 100, n: 1000 });
+if (shots) {
+  mkdirSync(shots, { recursive: true });
+  await s.page.click("#p-reverse");
+  await s.page.waitForTimeout(15_000);
+  await s.page.locator("#points").screenshot({ path: `${shots}/playground-points.png` });
+}
 await s.page.click("button[data-panel=images]");
 await call("images", "sample", { model: "mnist-gaussian", steps: 2, count: 16, r: 0 }); // compile
 const img = await call<{ seconds: number; images: number }>("images", "sample", { model: "mnist-gaussian", steps: 20, count: 16, r: 0 });
+if (shots) {
+  await call("images", "paintBox", 4, 14, 24, 24);
+  await call("images", "inpaint");
+  await s.page.locator("#images").screenshot({ path: `${shots}/playground-images.png` });
+  await s.page.click("button[data-panel=text]");
+  await call("text", "infill", "Alice was ____ ____ of sitting", 32);
+  await s.page.locator("#text").screenshot({ path: `${shots}/playground-text.png` });
+}
 await s.close();
 
 const result = {
@@ -83,7 +100,7 @@ const result = {
 mkdirSync("bench/out", { recursive: true });
 writeFileSync("bench/out/browser.json", JSON.stringify(result, null, 1) + "\n");
 const f = (v: number, d = 1) => v.toFixed(d);
-console.log(`| | Node (Wasm) | Chromium page (${engine}) |
+console.log(`| | Node (Wasm) | headless Chromium page (${engine?.replace("engine: jax-js on ", "").replace(/;.*/, "")}) |
 |---|---:|---:|
 | 2-D training, steps/s (MLP 128x3, batch 256) | ${f(nodeSteps)} | ${f(pageSteps)} |
 | MNIST sampling, images/s (UNet 8,16,32; 20 steps) | ${f(nodeImages, 2)} | ${f(img.images / img.seconds, 2)} |

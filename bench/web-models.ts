@@ -7,7 +7,7 @@
  *
  *   node --import tsx bench/web-models.ts [--seconds 240] [NAME ...]
  *
- * NAMES: mnist-gaussian mnist-heat mnist-mask text-mask (default: all).
+ * NAMES: mnist-gaussian mnist-heat mnist-mask text-mask text-replace (default: all).
  * The recipes are web/src/recipes.ts, shared with the page.
  */
 import { mkdirSync, writeFileSync } from "node:fs";
@@ -43,12 +43,15 @@ const JOBS: Record<string, Job> = {
   "mnist-gaussian": imageJob("gaussian", "MNIST, Gaussian noise"),
   "mnist-heat": imageJob("heat", "MNIST, heat dissipation"),
   "mnist-mask": imageJob("pixel-mask", "MNIST, pixel masking"),
-  "text-mask": (() => {
-    const d = loadText(`text:${BOOK}`, { length: TEXT_LENGTH });
-    const spec: TextSpec = { kind: "text", recipe: "mask", chars: [...d.vocab.chars], length: TEXT_LENGTH, dim: 64, layers: 2, heads: 4 };
-    return { title: `characters of ${BOOK}, masking`, spec, batchSize: 64, lr: 2e-3, data: () => ({ train: d.train, setup: textSetup(spec), name: `text:${BOOK}` }) };
-  })(),
+  "text-mask": textJob("mask", "masking"),
+  "text-replace": textJob("replace", "uniform replacement"),
 };
+
+function textJob(recipe: TextSpec["recipe"], what: string): Job {
+  const d = loadText(`text:${BOOK}`, { length: TEXT_LENGTH });
+  const spec: TextSpec = { kind: "text", recipe, chars: [...d.vocab.chars], length: TEXT_LENGTH, dim: 64, layers: 2, heads: 4 };
+  return { title: `characters of ${BOOK}, ${what}`, spec, batchSize: 64, lr: 2e-3, data: () => ({ train: d.train, setup: textSetup(spec), name: `text:${BOOK}` }) };
+}
 
 const args = process.argv.slice(2);
 const secIdx = args.indexOf("--seconds");

@@ -11,8 +11,8 @@ import { openPlayground, type Session } from "./page.js";
 /**
  * The playground in a real browser (Debian's chromium, headless, Wasm):
  * `npm run test:browser` (not part of npm test: chromium comes from apt).
- * Screenshots of each panel go to bench/out/browser/, or to the folder in
- * UDM_SCREENSHOTS (the README's come from UDM_SCREENSHOTS=docs).
+ * Screenshots of each panel go to bench/out/browser/ (or UDM_SCREENSHOTS);
+ * the README's come from bench/browser.ts --screenshots docs.
  */
 const shots = process.env.UDM_SCREENSHOTS ?? "bench/out/browser";
 mkdirSync(shots, { recursive: true });

@@ -230,7 +230,7 @@ export function pointsPanel(root: HTMLElement) {
       const energy = energyDistance(sliceBatch(res.x, 0, k), sliceBatch(data.heldOut, 0, k));
       const floor = energyDistance(sliceBatch(data.train, 0, k), sliceBatch(data.heldOut, 0, k));
       sampleStatus.textContent = `${res.label}: ${n} samples, ${res.nfe} model evaluations, ${seconds.toFixed(2)} s\nenergy distance to held-out ${energy.toFixed(4)} (floor ${floor.toFixed(4)}: training data vs held-out)`;
-      show(samplesChart, dataVsSamplesPlot(sliceBatch(data.heldOut, 0, k), res.x, res.label, { size: 240, document }));
+      show(samplesChart, dataVsSamplesPlot(sliceBatch(data.heldOut, 0, k), res.x, res.label, { size: 200, document }));
       if (record) await play(frames.map((f) => ({ t: f.t, x: f.x })), "reverse");
       return { seconds, energy, floor };
     } catch (e) {
@@ -266,7 +266,7 @@ export function pointsPanel(root: HTMLElement) {
     const shown = frames.filter((_, i) => i % every === 0 || i === frames.length - 1);
     for (const f of shown) {
       if (id !== playing) return;
-      show(animChart, scatterPlot([{ title: `${what}: t = ${f.t.toFixed(3)}`, series: [{ points: f.x, color: what === "forward" ? colors.data : colors.samples }] }], { size: 320, range: RANGE, document }));
+      show(animChart, scatterPlot([{ title: `${what}: t = ${f.t.toFixed(3)}`, series: [{ points: f.x, color: what === "forward" ? colors.data : colors.samples }] }], { size: 280, range: RANGE, document }));
       await new Promise((r) => setTimeout(r, 60));
     }
   }

@@ -6,9 +6,9 @@ import { infillDenoiser, parseTemplate } from "../../src/text/infill.js";
 import type { Params } from "../../src/train/types.js";
 import { loadModel } from "./models.js";
 import { textSetup, type ModelFile, type TextSpec } from "./recipes.js";
-import { button, el, nextFrame, numberInput, readNumber, slider } from "./ui.js";
+import { button, el, nextFrame, numberInput, readNumber, select, slider } from "./ui.js";
 
-const MODEL = "text-mask";
+const MODELS: [string, string][] = [["text-mask", "masking (absorbing)"], ["text-replace", "uniform replacement"]];
 const EXAMPLE = "Alice was ____ ____ of sitting by her sister";
 
 /**
@@ -21,6 +21,7 @@ export function textPanel(root: HTMLElement) {
   const template = el("textarea", { id: "t-template", rows: "2" });
   template.value = EXAMPLE;
   const c = el("div", { class: "controls" });
+  const modelSel = select(c, "process", "t-model", MODELS, "text-mask");
   const rIn = slider(c, "r", "t-r", 0, 0, 1, 0.05);
   const stepsIn = numberInput(c, "sampling steps", "t-steps", 32, 1, 1000);
   const b = el("div", { class: "buttons" });
@@ -28,16 +29,21 @@ export function textPanel(root: HTMLElement) {
   button(b, "Generate from nothing", "t-generate", () => { template.value = ""; return runInfill(); }, true);
   const status = el("div", { class: "status", id: "t-status" });
   const out = el("div", { class: "textout", id: "t-out" });
-  card.append(info, el("p", { class: "hint" }, "Write _ for each unknown character; the rest of the model's length is unknown too. Known characters are kept (exact for masking)."), template, c, b, status, out);
+  card.append(info, el("p", { class: "hint" }, "Write _ for each unknown character; the rest of the model's length is unknown too. Known characters are kept (exact for masking, a heuristic for replacement). Masked characters show as ·, characters changed by the last step in orange."), template, c, b, status, out);
   root.append(card);
 
-  let model: Promise<{ file: ModelFile; params: Params; spec: TextSpec }> | undefined;
-  const ensure = () => (model ??= loadModel(MODEL).then(({ file, params }) => {
-    const spec = file.spec as TextSpec;
-    info.textContent = `${file.title}: Transformer (dim ${spec.dim}, ${spec.layers} layers), ${spec.chars.length} characters, length ${spec.length}; trained ${file.training.steps} steps (${file.training.seconds} s) by: ${file.command}`;
-    return { file, params, spec };
-  }));
-  void ensure().catch((e) => (info.textContent = `error: ${(e as Error).message}`));
+  const models = new Map<string, Promise<{ file: ModelFile; params: Params; spec: TextSpec }>>();
+  const ensure = async () => {
+    const name = modelSel.value;
+    if (!models.has(name)) models.set(name, loadModel(name).then(({ file, params }) => ({ file, params, spec: file.spec as TextSpec })));
+    const m = await models.get(name)!;
+    const spec = m.spec;
+    info.textContent = `${m.file.title}: Transformer (dim ${spec.dim}, ${spec.layers} layers), ${spec.chars.length} characters, length ${spec.length}; trained ${m.file.training.steps} steps (${m.file.training.seconds} s) by: ${m.file.command}`;
+    return m;
+  };
+  const loadShown = () => void ensure().catch((e) => (info.textContent = `error: ${(e as Error).message}`));
+  modelSel.addEventListener("change", loadShown);
+  loadShown();
 
   function encoder(chars: readonly string[]) {
     const index = new Map(chars.map((ch, i) => [ch, i]));
@@ -99,7 +105,8 @@ export function textPanel(root: HTMLElement) {
   }
 
   return {
-    infill: (t?: string, steps?: number) => {
+    infill: (t?: string, steps?: number, model?: string) => {
+      if (model) modelSel.value = model;
       if (t !== undefined) template.value = t;
       if (steps) stepsIn.value = String(steps);
       return runInfill();
