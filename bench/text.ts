@@ -9,11 +9,12 @@
  *   node --import tsx bench/text.ts --report            # the README table from the saved results
  *
  * Settings (the network and training flags are the CLI's defaults unless given):
- *   mask-elbo   udm train --process mask --weighting elbo
- *   mask-mean   udm train --process mask --weighting mean
- *   replace     udm train --process replace (uniform variant)
- *   ar          udm train --process ar (the autoregressive baseline, same Transformer, causal)
- *   torch       bench/text_torch.py: the PyTorch twin of mask-elbo, same budget, scored here
+ *   mask-elbo    udm train --process mask --weighting elbo
+ *   mask-mean    udm train --process mask --weighting mean
+ *   replace-elbo udm train --process replace --weighting elbo (uniform variant, trained on its bound)
+ *   replace-mean udm train --process replace --weighting mean (cross-entropy at every position)
+ *   ar           udm train --process ar (the autoregressive baseline, same Transformer, causal)
+ *   torch        bench/text_torch.py: the PyTorch twin of mask-elbo, same budget, scored here
  * Every CLI setting is literally `udm train ... --max-seconds S --out bench/out/text/<setting>`;
  * its scores are what `udm eval --nll` and the samples of `udm sample` give.
  * Results: bench/out/text/<setting>/result.json.
@@ -60,7 +61,8 @@ const template = arg("infill", "Emma was ______________ and she said that ______
 const settings: Record<string, { flags: string[]; label: string }> = {
   "mask-elbo": { flags: ["--process", "mask", "--weighting", "elbo"], label: "masking, ELBO weighting" },
   "mask-mean": { flags: ["--process", "mask", "--weighting", "mean"], label: "masking, mean weighting" },
-  replace: { flags: ["--process", "replace"], label: "replacement (uniform)" },
+  "replace-elbo": { flags: ["--process", "replace", "--weighting", "elbo"], label: "replacement (uniform), ELBO" },
+  "replace-mean": { flags: ["--process", "replace", "--weighting", "mean"], label: "replacement (uniform), mean CE" },
   ar: { flags: ["--process", "ar"], label: "autoregressive baseline" },
   torch: { flags: ["--process", "mask", "--weighting", "elbo"], label: "PyTorch twin of masking (ELBO)" },
 };

@@ -7,7 +7,10 @@ import { makeGrid } from "../src/core/grid.js";
 import { destruction, type Schedule } from "../src/core/schedule.js";
 import { tensor, type Tensor } from "../src/core/tensor.js";
 import { masking } from "../src/processes/masking.js";
-import { countedMasking } from "../src/processes/counted.js";
+import { countedMasking, countedReplacement } from "../src/processes/counted.js";
+import { replacement } from "../src/processes/replacement.js";
+import { replacementNelbo, replacementNelboQuadrature } from "../src/text/replacement-elbo.js";
+import { replacementElboLoss } from "../src/text/replacement-loss.js";
 import { autoregressive } from "../src/processes/autoregressive.js";
 import { chiSquareTest, entropy, enumerable, enumerableDenoiser, sampleEnumerable, stringAt, stringCounts, testStrings } from "../src/oracles/enumerable.js";
 import { maskingElboWeight, maskingNelbo, maskingNelboExact } from "../src/text/elbo.js";
@@ -72,7 +75,8 @@ test("token objective: mean weighting gives 1, elbo weighting m'(t)/m(t) per row
   const w0 = maskingElboWeight(p, t[0]);
   const w1 = maskingElboWeight(p, t[1]);
   assert.deepEqual(Array.from(w), Array.from(Float32Array.from([w0, 0, w0, 0, w1, w1])));
-  assert.throws(() => tokenObjective(autoregressive({ vocab: 3, length: 3 }) as never, { weighting: "elbo" }) && tokenObjective({ ...p, maskId: null } as never, { weighting: "elbo" }), /not a masking process/);
+  assert.throws(() => tokenObjective(countedReplacement({ vocab: 3, length: 3 }), { weighting: "elbo" }), /needs a continuous-time masking or replacement process/);
+  assert.throws(() => tokenObjective(replacement({ vocab: 3, variant: "different" }), { weighting: "elbo" }), /defined for variant "uniform"/);
 });
 
 // ---- the training loss is an unbiased estimate of the NELBO --------------------
@@ -160,6 +164,87 @@ test("elbo-weighted training loss is an unbiased estimate of the NELBO per chara
     }
   }
   tree.dispose(params);
+});
+
+// ---- replacement trained on its own bound ----------------------------------------
+
+test("replacement ELBO loss: the score entropy (beta/V) sum_{i, w != x_t,i} f(s, r) / L, written out by hand on random logits", async () => {
+  const [B, Lr, Vr] = [2, 3, 4];
+  const rng = new Rng(5);
+  const logits = rng.normals(B * Lr * Vr).map((z) => 2 * z);
+  const x0 = [0, 1, 2, 3, 3, 1];
+  const xt = [0, 2, 2, 1, 3, 0];
+  const alpha = [0.7, 0.2];
+  const coef = [0.3, 1.1]; // beta / (V L) per row
+  const target = Float32Array.from({ length: B * Lr * 2 }, (_, j) => (j % 2 === 0 ? x0 : xt)[j >> 1]);
+  const weight = Float32Array.from({ length: B * Lr * 2 }, (_, j) => (j % 2 === 0 ? alpha.map((a) => 1 - a) : coef)[Math.floor((j >> 1) / Lr)]); // (m, beta / (V L))
+  const got = (await replacementElboLoss(np.array(logits).reshape([B, Lr, Vr]), np.array(target).reshape([B, Lr, 2]), np.array(weight).reshape([B, Lr, 2])).data())[0];
+  let want = 0;
+  for (let b = 0; b < B; b++) {
+    const a = alpha[b];
+    const q = (w: number, v: number) => (w === v ? a : 0) + (1 - a) / Vr; // q_t(w | v)
+    for (let i = 0; i < Lr; i++) {
+      const z = Array.from({ length: Vr }, (_, v) => logits[(b * Lr + i) * Vr + v]);
+      const mx = Math.max(...z);
+      const e = z.map((v) => Math.exp(v - mx));
+      const pi = e.map((v) => v / e.reduce((u, w) => u + w, 0));
+      const x = xt[b * Lr + i], y = x0[b * Lr + i];
+      for (let w = 0; w < Vr; w++) {
+        if (w === x) continue;
+        const s = pi.reduce((acc, p, v) => acc + (p * q(w, v)) / q(x, v), 0); // sum_v pi(v) q(w|v) / q(x|v)
+        const r = q(w, y) / q(x, y);
+        want += (coef[b] * (s - r - r * Math.log(s / r))) / B;
+      }
+    }
+  }
+  assert.ok(Math.abs(got - want) < 1e-5 * Math.abs(want), `${got} vs ${want}`);
+});
+
+test("replacement --weighting elbo: with the exact posterior the loss is an unbiased estimate of the bound (= -log p(x0) per character); a mis-packed target is not", async () => {
+  const process = replacement({ vocab: V, schedule: destruction.cosine() });
+  const oracle = enumerableDenoiser(dist, process);
+  const objective = tokenObjective(process, { weighting: "elbo" });
+  // The training loss of each batch, with the oracle's log-probabilities as the logits.
+  const lossOf = async (obj: Objective<Tensor, unknown>, batches: number, seed: number) => {
+    const rng = new Rng(seed);
+    const draw = timeSampler("uniform", process);
+    const values: number[] = [];
+    for (let k = 0; k < batches; k++) {
+      const x0 = sampleEnumerable(dist, 64, rng);
+      const t = draw(64, rng);
+      const eps = process.noise(x0.shape, rng);
+      const xt = process.forward(x0, t, eps);
+      const { target, weight } = obj.target(x0, xt, t, eps);
+      const logits = np.array(await oracle.logProbs(xt, t)).reshape([64, L, V]);
+      const j = (x: Tensor) => np.array(x.data).reshape([...x.shape]);
+      values.push((await objectiveLoss(obj.loss, logits, j(target), j(weight!)).data())[0]);
+    }
+    const mean = values.reduce((s, v) => s + v, 0) / batches;
+    return { mean, stderr: Math.sqrt(values.reduce((s, v) => s + (v - mean) ** 2, 0) / (batches - 1) / batches) };
+  };
+  const h = entropy(dist) / L;
+  const elbo = await lossOf(objective, 400, 13);
+  console.log(`# replacement cosine, exact posterior: training loss (elbo) ${elbo.mean.toFixed(4)} ± ${elbo.stderr.toFixed(4)}, -log p per char ${h.toFixed(4)}`);
+  assert.ok(Math.abs(elbo.mean - h) < 4 * elbo.stderr + 0.003, `training loss ${elbo.mean} ± ${elbo.stderr} vs ${h}`);
+  // Mutation: x_t packed where x0 belongs (the ratios r then say "nothing was replaced").
+  const swapped: Objective<Tensor, unknown> = { ...objective, target: (x0, xt, t, eps) => objective.target(xt, xt, t, eps) };
+  const bad = await lossOf(swapped, 400, 13);
+  assert.ok(Math.abs(bad.mean - h) > 6 * bad.stderr + 0.003, `x0 replaced by x_t: ${bad.mean} ± ${bad.stderr} should miss ${h}`);
+});
+
+test("replacement --weighting elbo trains a Transformer (loss falls, finite) and eval's bound is close to its training loss", async () => {
+  const process = replacement({ vocab: V, schedule: destruction.cosine() });
+  const net = transformer({ vocab: V, length: L, dim: 16, heads: 2, layers: 1, timeDim: 8, window: 1 });
+  const res = await train({ process, network: net, objective: tokenObjective(process, { weighting: "elbo" }), data: sampleEnumerable(dist, 2000, new Rng(1)), steps: 300, batchSize: 64, seed: 2, lr: 3e-3, emaDecay: 0.9 });
+  const first = res.losses.slice(0, 20).reduce((a, b) => a + b, 0) / 20;
+  const last = res.losses.slice(-50).reduce((a, b) => a + b, 0) / 50;
+  const model = networkCategorical(net, res.ema);
+  const bound = await replacementNelbo(model, process, sampleEnumerable(dist, 2000, new Rng(8)), { rng: new Rng(9) });
+  console.log(`# replacement elbo training: loss ${first.toFixed(3)} -> ${last.toFixed(3)} nats/char; eval bound ${(bound.natsPerSeq / L).toFixed(3)} ± ${(bound.stderrBits * Math.LN2).toFixed(3)}; entropy ${(entropy(dist) / L).toFixed(3)}`);
+  assert.ok(res.losses.every(Number.isFinite) && last < first - 0.2, `loss ${first} -> ${last}`);
+  assert.ok(bound.natsPerSeq / L < first && bound.natsPerSeq / L > entropy(dist) / L - 0.02);
+  model.dispose();
+  tree.dispose(res.params);
 });
 
 // ---- the autoregressive baseline ----------------------------------------------
@@ -287,6 +372,9 @@ test("CLI: mask --weighting elbo and the ar baseline train, sample and report bi
     assert.equal(cfg.objective.weighting, "elbo");
     assert.equal(cfg.objective.loss, "custom");
     assert.equal(await main(["train", "--data", "text:carroll-alice", "--process", "mask", "--weighting", "sum", ...tiny, "--out", join(dir, "bad")]), 2);
+    assert.equal(await main(["train", "--data", "text:carroll-alice", "--process", "replace", "--weighting", "elbo", ...tiny, "--out", join(dir, "r")]), 0);
+    assert.equal(JSON.parse(readFileSync(join(dir, "r", "checkpoint", "config.json"), "utf8")).objective.weighting, "elbo (uniform-jump score entropy)");
+    assert.equal(await main(["train", "--data", "text:carroll-alice", "--process", "replace", "--variant", "different", "--weighting", "elbo", ...tiny, "--out", join(dir, "bad2")]), 2);
     assert.equal(await main(["train", "--data", "text:carroll-alice", "--process", "ar", ...tiny, "--out", join(dir, "ar")]), 0);
     assert.equal(JSON.parse(readFileSync(join(dir, "ar", "checkpoint", "config.json"), "utf8")).network.config.causal, true);
     logs.length = 0;

@@ -5,16 +5,18 @@ import { weightedSumLoss } from "../train/loss.js";
 import type { LossFn, Objective } from "../train/types.js";
 import type { TokenProcess } from "../processes/tokens.js";
 import { maskingElboWeight } from "./elbo.js";
+import { replacementElboObjective } from "./replacement-loss.js";
 
 /**
  * How the token cross-entropy is weighted across positions and times:
  * - "mean": the plain mean of -log q over the positions that count (what
  *   the library did first; every masked token weighs the same at every t).
- * - "elbo": each masked token weighs w(t) = m'(t)/m(t) (or its count form
- *   on a discrete grid, src/text/elbo.ts) and the sum is divided by the
- *   number of characters, so the loss is an unbiased estimate of the
- *   masking NELBO in nats per character: MDLM's training objective, and the
- *   number `udm eval --nll` reports.
+ * - "elbo": the loss is an unbiased estimate of the process's NELBO in nats
+ *   per character, the number `udm eval --nll` reports. Masking: each
+ *   masked token weighs w(t) = m'(t)/m(t) (or its count form on a discrete
+ *   grid, src/text/elbo.ts), summed and divided by the number of
+ *   characters (MDLM's objective). Replacement "uniform": the uniform-jump
+ *   score-entropy bound itself (src/text/replacement-loss.ts; UDLM's).
  */
 export type TokenWeighting = "mean" | "elbo";
 
@@ -35,7 +37,7 @@ const elboLoss: LossFn = (out, target, weight) => weightedSumLoss("ce", out, tar
  *   everywhere; training only on the destroyed positions would learn
  *   p(x0_i | x_t, i destroyed) instead.
  * "mean" weighting is the weighted mean sum(w l) / sum(w) (src/train/loss.ts);
- * "elbo" (masking only) is described at TokenWeighting.
+ * "elbo" is described at TokenWeighting.
  */
 export function tokenObjective<E>(
   process: TokenProcess<E> & { count?(t: number): number },
@@ -43,8 +45,11 @@ export function tokenObjective<E>(
 ): Objective<Tensor, E> & { description: Record<string, unknown> } {
   const maskId = process.maskId;
   const weighting = opts.weighting ?? "mean";
-  if (weighting === "elbo" && (maskId === null || !process.schedule)) {
-    throw new Error(`tokenObjective: "elbo" weighting is the masking NELBO; ${process.name} is not a masking process (use "mean")`);
+  if (weighting === "elbo" && maskId === null) {
+    // Replacement: its own bound as the loss (continuous "uniform" only).
+    const rep = process as TokenProcess<E> & { schedule?: Schedule; variant?: string };
+    if (!rep.schedule || process.time.kind !== "continuous") throw new Error(`tokenObjective: "elbo" weighting needs a continuous-time masking or replacement process, got ${process.name} (use "mean")`);
+    return replacementElboObjective({ vocab: process.vocab, schedule: rep.schedule, variant: rep.variant }) as Objective<Tensor, E> & { description: Record<string, unknown> };
   }
   const w = (t: number) => (weighting === "elbo" ? maskingElboWeight(process as Process<Tensor, E> & { maskId: number; schedule: Schedule }, t) : 1);
   return {

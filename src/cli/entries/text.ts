@@ -178,9 +178,10 @@ registerProcess({
     { key: "schedule", flag: "--schedule <name>", description: "destruction schedule m(t): linear, cosine, log-linear (default linear)" },
     { key: "variant", flag: "--variant <name>", description: "uniform (any token, maybe the same) or different (never the same) (default uniform)" },
     { key: "counted", flag: "--counted", description: "exactly round(m(t) L) tokens destroyed, on the discrete grid k/L" },
+    { key: "weighting", flag: "--weighting <name>", description: "mean (cross-entropy at every position) or elbo (the uniform-jump NELBO itself, SEDD/UDLM; uniform variant, continuous time) (default mean)" },
   ],
-  options: z.object({ schedule: choice(scheduleNames).default("linear"), variant: choice(["uniform", "different"]).default("uniform"), counted: bool().default(false) }),
-  build(o: { schedule: ScheduleKey; variant: "uniform" | "different"; counted: boolean }, data) {
+  options: z.object({ schedule: choice(scheduleNames).default("linear"), variant: choice(["uniform", "different"]).default("uniform"), counted: bool().default(false), weighting: choice(tokenWeightings).default("mean") }),
+  build(o: { schedule: ScheduleKey; variant: "uniform" | "different"; counted: boolean; weighting: TokenWeighting }, data) {
     const V = data.vocab!;
     const L = data.train.shape[1];
     const opts = { vocab: V, variant: o.variant, schedule: schedule(o.schedule) };
@@ -201,7 +202,8 @@ registerProcess({
             estimate: (model, rows, rng) => replacementNelbo(model, { vocab: V, schedule: process.schedule }, rows, { rng, samplesPerSeq: 4 }),
           }
         : undefined;
-    return tokenSetup(process, { start, bound });
+    if (o.weighting === "elbo" && (o.variant !== "uniform" || o.counted)) throw new UsageError(`--weighting elbo: replacement has a bound for --variant uniform in continuous time only (got --variant ${o.variant}${o.counted ? " --counted" : ""})`);
+    return tokenSetup(process, { start, bound, weighting: o.weighting });
   },
 });
 
