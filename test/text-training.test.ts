@@ -377,6 +377,7 @@ test("CLI: mask --weighting elbo and the ar baseline train, sample and report bi
     assert.equal(await main(["train", "--data", "text:carroll-alice", "--process", "replace", "--variant", "different", "--weighting", "elbo", ...tiny, "--out", join(dir, "bad2")]), 2);
     assert.equal(await main(["train", "--data", "text:carroll-alice", "--process", "ar", ...tiny, "--out", join(dir, "ar")]), 0);
     assert.equal(JSON.parse(readFileSync(join(dir, "ar", "checkpoint", "config.json"), "utf8")).network.config.causal, true);
+    assert.equal(await main(["sample", "--checkpoint", join(dir, "ar"), "-n", "2", "--steps", "16", "--out", join(dir, "ars")]), 2);
     logs.length = 0;
     assert.equal(await main(["eval", "--checkpoint", join(dir, "ar"), "-n", "4", "--steps", "64", "--nll", "--nll-rows", "20"]), 0);
     assert.ok(logs.some((l) => /held-out NLL: .* bits\/dim \(20 rows; chain rule, exact/.test(l)), logs.join("\n"));

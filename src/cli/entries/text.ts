@@ -214,12 +214,22 @@ registerProcess({
   flags: [],
   options: z.object({}),
   build(_o: Record<string, never>, data) {
-    const process = autoregressive({ vocab: data.vocab!, length: data.train.shape[1] });
-    return tokenSetup(process, {
+    const L = data.train.shape[1];
+    const process = autoregressive({ vocab: data.vocab!, length: L });
+    const setup = tokenSetup(process, {
       objective: autoregressiveObjective(),
       causal: true,
       bound: { method: "chain rule, exact (one causal forward per row)", estimate: (model, rows) => autoregressiveNll(model, process, rows, { causal: true }) },
     });
+    return {
+      ...setup,
+      // The causal network predicts position i from a fully visible prefix only: one position per step.
+      async sampler(req, denoiser) {
+        if (req.preset !== undefined || req.eta !== undefined) throw new UsageError("--preset/--eta: the ar process has none (its noise is fixed; every r samples the same)");
+        if (req.grid.length - 1 !== L) throw new UsageError(`--steps ${req.grid.length - 1}: the ar process generates left to right, one character per step: use --steps ${L}`);
+        return { r: 0, denoiser, label: `left to right, ${L} steps` };
+      },
+    };
   },
 });
 
