@@ -5,6 +5,7 @@ import { init, makeJaxpr, numpy as np, tree, type Array as JArray } from "@jax-j
 import * as O from "onnx-buf";
 import { Rng } from "../src/core/rng.js";
 import { compileOnnx, lowerJaxpr, rules, toOrt } from "../src/engine/onnx/index.js";
+import { withConvForm } from "../src/model/conv.js";
 import { mlp } from "../src/model/mlp.js";
 import { transformer } from "../src/model/transformer.js";
 import { unet } from "../src/model/unet.js";
@@ -56,6 +57,21 @@ test("Transformer (neighbour embeddings): forward and cross-entropy train step o
   const net = transformer({ vocab: V, length: L, dim: 8, heads: 2, layers: 1, window: 1 });
   const ids = (n: number) => () => np.array(Float32Array.from({ length: B * L }, () => rng.int(n)), { shape: [B, L] });
   await checkNetwork(net, ids(V + 1), ids(V), "ce", rng);
+});
+
+test("the UNet's two conv forms (im2col, lax.conv) agree, and the lax.conv form's train step on ONNX equals jax-js", async () => {
+  const rng = new Rng(6);
+  const net = unet({ inChannels: 2, channels: [4, 8], groups: 2, timeDim: 8 });
+  const args = stepArgs(net, randn([B, 2, 8, 8], rng), times(rng), randn([B, 2, 8, 8], rng));
+  const [p, x, t] = [args[0] as Params, args[4] as JArray, args[5] as JArray];
+  const im2col = await net.apply(tree.ref(p), x.ref, t.ref).data();
+  const conv = await withConvForm("conv", () => net.apply(tree.ref(p), x.ref, t.ref)).data();
+  const scale = Math.max(...Array.from(im2col, Math.abs));
+  const err = Math.max(...Array.from(im2col, (v, i) => Math.abs(v - conv[i])));
+  assert.ok(scale > 0.1 && err <= 1e-5 * scale, `im2col vs lax.conv forward: ${err} at scale ${scale}`);
+  const step = (...a: unknown[]) => withConvForm("conv", () => (trainStep(net, "mse") as (...a: unknown[]) => unknown)(...a));
+  const r = await compareEngines(step, args);
+  assert.ok(r.worst < TOL, `lax.conv form train step: ${r.worst} (${r.where})`);
 });
 
 test("a primitive without a lowering rule is an error naming it and the equation", () => {

@@ -1,4 +1,4 @@
-import { numpy as np, nn, type Array as JArray } from "@jax-js/jax";
+import { lax, numpy as np, nn, type Array as JArray } from "@jax-js/jax";
 import type { Rng } from "../core/rng.js";
 import type { Params } from "../train/types.js";
 import { dense, initDense, type ParamTaker } from "./layers.js";
@@ -9,7 +9,8 @@ import { dense, initDense, type ParamTaker } from "./layers.js";
  * H x W windows, concatenate them on the channel axis ([B, H, W, 9 C]) and
  * apply a dense layer [9 C, C_out]. In jax-js this trains about 10x faster than
  * lax.conv, and the weights are plain dense layers (`name.w` [9 C_in, C_out],
- * `name.b`), so layers.ts's init and ParamTaker serve them unchanged.
+ * `name.b`), so layers.ts's init and ParamTaker serve them unchanged. Under
+ * ONNX Runtime lax.conv is faster: see `withConvForm`.
  * All functions consume their array arguments (jax-js ownership).
  */
 
@@ -27,9 +28,36 @@ export function initConv3x3(params: Params, name: string, rng: Rng, cin: number,
   initDense(params, name, rng, 9 * cin, cout, scale);
 }
 
+/**
+ * How conv3x3 computes: "im2col" (a dense layer over the 9 windows; the
+ * fastest under jax-js) or "conv" (lax.conv, which ONNX Runtime runs as its
+ * Conv kernel; the fastest there). Both use the same weights. An engine picks
+ * the form for the programs it traces with `withConvForm`.
+ */
+export type ConvForm = "im2col" | "conv";
+let convForm: ConvForm = "im2col";
+
+/** Run `f` (e.g. a function being traced) with conv3x3 computed in `form`. */
+export function withConvForm<T>(form: ConvForm, f: () => T): T {
+  const before = convForm;
+  convForm = form;
+  try {
+    return f();
+  } finally {
+    convForm = before;
+  }
+}
+
 /** 3x3 "same" convolution with zero padding: [B, H, W, C_in] -> [B, H, W, C_out]. */
 export function conv3x3(p: ParamTaker, name: string, x: JArray): JArray {
-  return dense(p, name, im2col3x3(x));
+  if (convForm === "im2col") return dense(p, name, im2col3x3(x));
+  // w [9 C_in, C_out], row (3 dy + dx) C_in + c -> kernel [C_out, C_in, 3, 3].
+  const w = p.take(`${name}.w`);
+  const b = p.take(`${name}.b`);
+  const [nine, cout] = w.shape;
+  const kernel = w.reshape([3, 3, nine / 9, cout]).transpose([3, 2, 0, 1]);
+  const y = lax.convGeneralDilated(x.transpose([0, 3, 1, 2]), kernel, [1, 1], [[1, 1], [1, 1]]);
+  return y.transpose([0, 2, 3, 1]).add(b);
 }
 
 /** Group norm parameters: per-channel scale 1 and shift 0. */

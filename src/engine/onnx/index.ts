@@ -15,11 +15,13 @@
  *
  *   compileOnnx(fn, exampleArgs: unknown[], opts?: { threads?: number;
  *       dynamicBatch?: boolean; inputNames?: string[]; outputNames?: string[];
- *       sessionOptions?: ort.InferenceSession.SessionOptions })
+ *       sessionOptions?: ort.InferenceSession.SessionOptions; convForm?: "conv" | "im2col" })
  *     : Promise<{ program: OnnxProgram; inTree: JsTreeDef; outTree: JsTreeDef }>
  *   exampleArgs: the argument list of fn, as trees whose leaves are jax
  *   arrays or {shape, dtype} specs (nothing is computed). With
  *   dynamicBatch, axis 0 of every input is the batch (close over weights).
+ *   fn is traced with models' 3x3 convs as lax.conv (convForm, default
+ *   "conv": faster under ONNX Runtime; jax-js jit keeps im2col).
  *
  *   interface OnnxProgram {
  *     run(inputs: ort.Tensor[]): Promise<ort.Tensor[]>;  // flattened args -> flattened results

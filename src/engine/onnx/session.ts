@@ -1,6 +1,7 @@
 import os from "node:os";
 import { makeJaxpr, numpy as np, tree, type Array as JArray, type ClosedJaxpr, type JsTreeDef } from "@jax-js/jax";
 import * as ort from "onnxruntime-node";
+import { withConvForm, type ConvForm } from "../../model/conv.js";
 import type { DType } from "./graph.js";
 import { lowerJaxpr, type LowerOptions } from "./lower.js";
 
@@ -39,6 +40,11 @@ export interface CompileOptions extends Pick<LowerOptions, "inputNames" | "outpu
   dynamicBatch?: boolean;
   /** Extra ONNX Runtime session options (e.g. optimizedModelFilePath, enableProfiling). */
   sessionOptions?: ort.InferenceSession.SessionOptions;
+  /**
+   * How models' 3x3 convolutions are traced (src/model/conv.ts): "conv"
+   * (default; ONNX Runtime's Conv beats im2col there) or "im2col".
+   */
+  convForm?: ConvForm;
 }
 
 /** A traced argument without data (a leaf of the argument tree for makeJaxpr). */
@@ -82,10 +88,11 @@ export function traceJaxpr(fn: (...args: any[]) => any, exampleArgs: unknown[], 
 }
 
 export async function compileOnnx(
-  fn: (...args: any[]) => any,
+  fn0: (...args: any[]) => any,
   exampleArgs: unknown[],
   opts: CompileOptions = {},
 ): Promise<{ program: OnnxProgram; inTree: JsTreeDef; outTree: JsTreeDef }> {
+  const fn = (...args: unknown[]) => withConvForm(opts.convForm ?? "conv", () => fn0(...args));
   const traces = opts.dynamicBatch ? DYNAMIC_TRACE_BATCHES.map((b) => ({ batch: b, ...traceJaxpr(fn, exampleArgs, b) })) : [{ batch: 0, ...traceJaxpr(fn, exampleArgs) }];
   let lowered;
   try {
