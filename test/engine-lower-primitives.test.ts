@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { grad, init, lax, nn, numpy as np, tree, type Array as JArray } from "@jax-js/jax";
 import { Rng } from "../src/core/rng.js";
-import { rules, traceJaxpr } from "../src/engine/onnx/index.js";
+import { lowerJaxpr, opCounts, rules, traceJaxpr } from "../src/engine/onnx/index.js";
 import { compareEngines, randn } from "./support/engine-lower.js";
 
 /**
@@ -51,6 +51,15 @@ test("elementwise arithmetic with broadcasting, size-1 axes, literals and negati
     a.div(b.add(0.5)),
   ];
   await check("arith", f, [randn([3, 1, 4], rng), randn([5, 1], rng), randn([4], rng)], ["add", "mul", "min", "max", "neg", "reciprocal"]);
+});
+
+test("large broadcast binary ops (a small operand is widened for ONNX Runtime's inner loop)", async () => {
+  const f = (x: JArray, s: JArray, b: JArray) => [x.ref.mul(s.ref).add(s), x.reshape([32, 16, 16, 8]).add(b)];
+  const args = [randn([32, 256, 4, 2], rng), randn([32, 1, 4, 1], rng), randn([8], rng)];
+  const { closed } = traceJaxpr(f, tree.ref(args as never) as unknown[]);
+  assert.equal(opCounts(lowerJaxpr(closed).model).get("Expand"), 3);
+  closed.dispose();
+  await check("widened broadcast", f, args, ["mul", "add"]);
 });
 
 test("unary float functions", async () => {

@@ -1,5 +1,5 @@
-import { shapeBroadcast } from "../dims.js";
-import { unsupported, type Lowering, type Out, type Rule, type Value } from "../context.js";
+import { shapeBroadcast, type Dim } from "../dims.js";
+import { isStaticShape, unsupported, type Lowering, type Out, type Rule, type Value } from "../context.js";
 
 /**
  * Elementwise primitives. jax-js and ONNX broadcast alike (numpy, right
@@ -9,9 +9,41 @@ import { unsupported, type Lowering, type Out, type Rule, type Value } from "../
 
 const isFloat = (v: Value) => v.dtype === "float32" || v.dtype === "float64" || v.dtype === "float16";
 
-function result(cx: Lowering, op: string, ins: Value[], out: Out, attrs?: Record<string, number>): Value[] {
+function result(cx: Lowering, op: string, ins0: Value[], out: Out, attrs?: Record<string, number>): Value[] {
+  const onnx = shapeBroadcast(...ins0.map((v) => v.onnx));
+  const ins = ins0.length === 2 ? ins0.map((v) => widenInnerBroadcast(cx, v, onnx)) : ins0;
   const name = cx.op(op, ins.map((v) => v.name), attrs);
-  return [{ name, shape: out.shape, onnx: shapeBroadcast(...ins.map((v) => v.onnx)), dtype: out.dtype }];
+  return [{ name, shape: out.shape, onnx, dtype: out.dtype }];
+}
+
+/**
+ * ONNX Runtime loops a broadcast binary op in spans of the innermost axes
+ * along which neither operand is broadcast: x [B, N, G, 2] * s [B, 1, G, 1]
+ * runs in spans of 2 elements, an order of magnitude slower than a plain
+ * pass. When the operand is small, expanding it on its innermost broadcast
+ * axes (here to [B, 1, G, 2]) lengthens the span at little cost.
+ */
+function widenInnerBroadcast(cx: Lowering, v: Value, out: readonly Dim[]): Value {
+  const r = out.length;
+  if (!isStaticShape(out) || !isStaticShape(v.onnx)) return v;
+  const outSize = out.reduce((a, b) => a * b, 1);
+  if (outSize < 1 << 14) return v;
+  // Right-aligned, as ONNX broadcasts (Expand adds the leading axes).
+  const target = [...new Array<number>(r - v.onnx.length).fill(1), ...v.onnx];
+  let size = target.reduce((a, b) => a * b, 1);
+  let j = r - 1;
+  // Skip the innermost axes both operands already share.
+  while (j >= 0 && target[j] === out[j]) j--;
+  for (; j >= 0 && (target[j] === 1 || target[j] === out[j]); j--) {
+    if (target[j] === out[j]) continue;
+    if (size * out[j] > outSize / 16) break;
+    size *= out[j];
+    target[j] = out[j];
+  }
+  if (target.every((d, i) => d === v.onnx[i - (r - v.onnx.length)])) return v;
+  // Only worth it when the innermost axes end up shared.
+  if (target[r - 1] !== out[r - 1]) return v;
+  return { ...v, name: cx.op("Expand", [v.name, cx.g.ints(target)]), onnx: target };
 }
 
 /** A rule that picks the ONNX op by the output dtype. */
