@@ -22,16 +22,21 @@ import { compareEngines, randn, stepArgs, trainStep } from "./support/engine-low
 await init("wasm");
 
 const TOL = 1e-5;
+// The UNet's ~20 layers of convs, group norms and exps in float32: ONNX
+// Runtime's kernels round differently from jax-js's by ~1e-5 of the output
+// scale (jax-js jit vs eager agree to 1e-6), so the UNet gets twice that.
+const UNET_TOL = 2e-5;
 const B = 6;
 const times = (rng: Rng) => np.array(Float32Array.from({ length: B }, () => rng.uniform()));
 const forward = (net: Network) => (p: Params, x: JArray, t: JArray) => net.apply(p, x, t);
 
 async function checkNetwork(net: Network, x: () => JArray, y: () => JArray, loss: "mse" | "l1" | "ce", rng: Rng) {
+  const tol = net.name === "unet" ? UNET_TOL : TOL;
   const fwdArgs = stepArgs(net, x(), times(rng), y());
   const fwd = await compareEngines(forward(net), [fwdArgs[0], fwdArgs[4], fwdArgs[5]]);
-  assert.ok(fwd.worst < TOL, `${net.name} forward: ${fwd.worst} (${fwd.where})`);
+  assert.ok(fwd.worst < tol, `${net.name} forward: ${fwd.worst} (${fwd.where})`);
   const step = await compareEngines(trainStep(net, loss), stepArgs(net, x(), times(rng), y()));
-  assert.ok(step.worst < TOL, `${net.name} train step (${loss}): ${step.worst} (${step.where})`);
+  assert.ok(step.worst < tol, `${net.name} train step (${loss}): ${step.worst} (${step.where})`);
   return step;
 }
 
@@ -51,6 +56,19 @@ test("UNet with attention and group norm: forward and train step on ONNX equal j
   await checkNetwork(net, () => randn([B, 2, 8, 8], rng), () => randn([B, 2, 8, 8], rng), "mse", rng);
 });
 
+test("class-conditional UNet with categorical pixels: forward with labels and cross-entropy train step on ONNX equal jax-js", async () => {
+  const rng = new Rng(7);
+  const [K, classes] = [4, 3];
+  const net = unet({ inChannels: 1, channels: [4, 8], groups: 2, timeDim: 8, classes, levels: K });
+  const pixels = (n: number) => np.array(Float32Array.from({ length: B * 64 }, () => rng.int(n)), { shape: [B, 1, 8, 8] });
+  const labels = () => np.array(Float32Array.from({ length: B }, () => rng.int(classes + 1)));
+  const args = stepArgs(net, pixels(K).div(K - 1), times(rng), pixels(K));
+  const fwd = await compareEngines((p: Params, x: JArray, t: JArray, c: JArray) => net.apply(p, x, t, c), [args[0], args[4], args[5], labels()]);
+  assert.ok(fwd.worst < UNET_TOL, `conditional UNet forward: ${fwd.worst} (${fwd.where})`);
+  const step = await compareEngines(trainStep(net, "ce"), [...stepArgs(net, pixels(K).div(K - 1), times(rng), pixels(K)), labels()]);
+  assert.ok(step.worst < UNET_TOL, `conditional UNet train step (ce): ${step.worst} (${step.where})`);
+});
+
 test("Transformer (neighbour embeddings): forward and cross-entropy train step on ONNX equal jax-js", async () => {
   const rng = new Rng(3);
   const [L, V] = [6, 5];
@@ -59,7 +77,7 @@ test("Transformer (neighbour embeddings): forward and cross-entropy train step o
   await checkNetwork(net, ids(V + 1), ids(V), "ce", rng);
 });
 
-test("the UNet's two conv forms (im2col, lax.conv) agree, and the lax.conv form's train step on ONNX equals jax-js", async () => {
+test("the UNet's two conv forms (im2col, lax.conv) agree, and the im2col form's train step on ONNX equals jax-js", async () => {
   const rng = new Rng(6);
   const net = unet({ inChannels: 2, channels: [4, 8], groups: 2, timeDim: 8 });
   const args = stepArgs(net, randn([B, 2, 8, 8], rng), times(rng), randn([B, 2, 8, 8], rng));
@@ -69,9 +87,9 @@ test("the UNet's two conv forms (im2col, lax.conv) agree, and the lax.conv form'
   const scale = Math.max(...Array.from(im2col, Math.abs));
   const err = Math.max(...Array.from(im2col, (v, i) => Math.abs(v - conv[i])));
   assert.ok(scale > 0.1 && err <= 1e-5 * scale, `im2col vs lax.conv forward: ${err} at scale ${scale}`);
-  const step = (...a: unknown[]) => withConvForm("conv", () => (trainStep(net, "mse") as (...a: unknown[]) => unknown)(...a));
-  const r = await compareEngines(step, args);
-  assert.ok(r.worst < TOL, `lax.conv form train step: ${r.worst} (${r.where})`);
+  // (The other tests run the lax.conv form, the ONNX engine's default.)
+  const r = await compareEngines(trainStep(net, "mse"), args, { convForm: "im2col" });
+  assert.ok(r.worst < UNET_TOL, `im2col form train step: ${r.worst} (${r.where})`);
 });
 
 test("a primitive without a lowering rule is an error naming it and the equation", () => {
@@ -118,8 +136,7 @@ test("a forward lowered with a dynamic batch runs at batch 1, 7 and 64 and equal
       assert.deepEqual(got.dims, [b, ...net.name === "transformer" ? [L, V] : net.name === "unet" ? [1, 8, 8] : [3]]);
       const scale = Math.max(...Array.from(want, Math.abs));
       const err = Math.max(...Array.from(want, (w, i) => Math.abs(w - (got.data as Float32Array)[i])));
-      // float32 sums in another order: the largest of 64 x 64 errors may pass 1e-5.
-      assert.ok(err <= (b === 64 ? 2e-5 : 1e-5) * scale, `${net.name} at batch ${b}: error ${err} at scale ${scale}`);
+      assert.ok(err <= (net.name === "unet" ? UNET_TOL : TOL) * scale, `${net.name} at batch ${b}: error ${err} at scale ${scale}`);
     }
     await program.release();
     tree.dispose(params);

@@ -1,6 +1,7 @@
 import { jit, numpy as np, tree, valueAndGrad, type Array as JArray } from "@jax-js/jax";
 import { compileOnnx, toOrt, type CompileOptions } from "../../src/engine/onnx/index.js";
 import { Rng } from "../../src/core/rng.js";
+import { withConvForm } from "../../src/model/conv.js";
 import { adamInit, adamUpdate, defaultAdam, emaUpdate } from "../../src/train/adam.js";
 import { weightedLoss } from "../../src/train/loss.js";
 import type { LossKind, Network, Params } from "../../src/train/types.js";
@@ -16,11 +17,11 @@ export function randn(shape: number[], rng: Rng, scale = 1): JArray {
   return np.array(Float32Array.from({ length: n }, () => scale * rng.normal()), { shape });
 }
 
-/** The train step as train.ts builds it: forward + grad + Adam + EMA. */
+/** The train step as train.ts builds it: forward + grad + Adam + EMA (class ids `cond` optional, last). */
 export function trainStep(network: Network, loss: LossKind) {
-  const lossOf = (q: Params, xt: JArray, t: JArray, y: JArray, w: JArray) => weightedLoss(loss, network.apply(q, xt, t), y, w);
-  return (p: Params, m: Params, v: Params, ema: Params, xt: JArray, t: JArray, y: JArray, w: JArray, lr: JArray, c1: JArray, c2: JArray, decay: JArray) => {
-    const [l, grads] = valueAndGrad(lossOf)(tree.ref(p), xt, t, y, w);
+  const lossOf = (q: Params, xt: JArray, t: JArray, y: JArray, w: JArray, cond?: JArray) => weightedLoss(loss, network.apply(q, xt, t, cond), y, w);
+  return (p: Params, m: Params, v: Params, ema: Params, xt: JArray, t: JArray, y: JArray, w: JArray, lr: JArray, c1: JArray, c2: JArray, decay: JArray, cond?: JArray) => {
+    const [l, grads] = cond ? valueAndGrad(lossOf)(tree.ref(p), xt, t, y, w, cond) : valueAndGrad(lossOf)(tree.ref(p), xt, t, y, w);
     const up = adamUpdate(defaultAdam, p, grads as Params, m, v, lr, c1, c2);
     const ema2 = emaUpdate(ema, tree.ref(up.params), decay);
     return [up.params, up.m, up.v, ema2, l] as [Params, Params, Params, Params, JArray];
@@ -49,13 +50,18 @@ export interface Comparison {
   outputs: number;
 }
 
-/** Run `fn` on `args` with jax-js jit and with ONNX Runtime; compare every output. */
+/**
+ * Run `fn` on `args` with jax-js jit and with ONNX Runtime, models' 3x3
+ * convs in the same form on both (opts.convForm, default "conv"); compare
+ * every output.
+ */
 export async function compareEngines(fn: (...a: any[]) => any, args: unknown[], opts: CompileOptions = {}): Promise<Comparison> {
-  const { program } = await compileOnnx(fn, args, opts);
+  const form = opts.convForm ?? "conv";
+  const { program } = await compileOnnx(fn, args, { ...opts, convForm: form });
   const leaves = tree.leaves(tree.ref(args as never)) as JArray[];
   const got = await program.run(await Promise.all(leaves.map(toOrt)));
   await program.release();
-  const jf = jit(fn);
+  const jf = jit((...a: unknown[]) => withConvForm(form, () => fn(...a)));
   const want = tree.leaves(jf(...(args as never[])) as never) as JArray[];
   jf.dispose();
   if (want.length !== got.length) throw new Error(`compareEngines: ${want.length} jax outputs, ${got.length} onnx outputs`);
