@@ -50,6 +50,22 @@ test("2-D: a few hundred steps of live training lower the loss; a sample renders
   assert.deepEqual(s.errors, []);
 });
 
+test("2-D: dragging over the data chart draws a data set; the forward animation plays", async () => {
+  await s.page.selectOption("#p-data", "draw");
+  const box = (await s.page.locator("#p-data-chart svg").boundingBox())!;
+  await s.page.mouse.move(box.x + box.width * 0.3, box.y + box.height * 0.5);
+  await s.page.mouse.down();
+  for (let i = 1; i <= 20; i++) await s.page.mouse.move(box.x + box.width * (0.3 + 0.02 * i), box.y + box.height * 0.5);
+  await s.page.mouse.up();
+  const titles = await s.page.locator("#p-data-chart svg text").allTextContents();
+  assert.ok(titles.some((t) => /^drawn \(2\d points\)$/.test(t)), `data chart titled with the drawn points: ${titles.join(" | ")}`);
+  assert.ok((await s.page.locator("#p-data-chart svg g[aria-label=dot] circle").count()) > 1000, "the data set is drawn around them");
+  await s.page.click("#p-forward");
+  await s.page.waitForFunction(() => document.querySelector("#p-anim svg")?.textContent?.includes("forward: t = 1.000"), null, { timeout: 60_000 });
+  await s.page.selectOption("#p-data", "moons");
+  assert.deepEqual(s.errors, []);
+});
+
 test("images: a grid renders from a shipped MNIST checkpoint; inpainting keeps the unpainted pixels", async () => {
   await s.page.click("button[data-panel=images]");
   const res = await udm<{ images: number }>("images", "sample", { model: "mnist-mask", steps: 6, count: 8 });

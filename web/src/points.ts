@@ -107,7 +107,7 @@ export function pointsPanel(root: HTMLElement) {
   }
 
   function enableDrawing(svg: SVGSVGElement): void {
-    const frame = svg.querySelector("rect[aria-label=frame]") as SVGRectElement | null;
+    const frame = svg.querySelector("rect[aria-label=frame], [aria-label=frame] rect") as SVGRectElement | null; // with facets, Plot nests the rect
     if (!frame) return;
     svg.style.cursor = "crosshair";
     let down = false;
