@@ -23,7 +23,14 @@ export interface Session {
 
 let built: Promise<string> | undefined;
 
-export async function openPlayground(query = ""): Promise<Session> {
+/** Flags of every session (the project's standard set). */
+const FLAGS = ["--headless", "--no-sandbox", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"];
+/** No GPU: Wasm. */
+const NO_GPU = ["--disable-gpu"];
+/** WebGPU on SwiftShader, Chromium's software Vulkan: the page's WebGPU path without a GPU (slow, but the same code). */
+const SOFTWARE_WEBGPU = ["--enable-unsafe-webgpu", "--enable-features=Vulkan", "--use-vulkan=swiftshader", "--use-webgpu-adapter=swiftshader", "--use-angle=swiftshader", "--disable-vulkan-surface"];
+
+export async function openPlayground(query = "", opts: { webgpu?: boolean } = {}): Promise<Session> {
   built ??= buildSite(packageRoot());
   const dist = await built;
   const served: Served = await serveStatic(dist, 0);
@@ -32,7 +39,7 @@ export async function openPlayground(query = ""): Promise<Session> {
   const browser: BrowserContext = await chromium.launchPersistentContext(profile, {
     executablePath: CHROMIUM,
     headless: true,
-    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+    args: [...FLAGS, ...(opts.webgpu ? SOFTWARE_WEBGPU : NO_GPU)],
     viewport: { width: 1280, height: 900 },
   });
   const page = await browser.newPage();
