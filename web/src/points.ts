@@ -81,7 +81,7 @@ export function pointsPanel(root: HTMLElement) {
   const samplesChart = el("div", { class: "chart", id: "p-samples" });
   const animChart = el("div", { class: "chart", id: "p-anim" });
   sampleCard.append(sb, sampleStatus, samplesChart);
-  const animCard = el("div", { class: "card" }, el("h2", {}, "Animation"), el("p", { class: "hint" }, "Forward: x_t = a(t) x0 + b(t) eps for t from 0 to 1. Reverse: x_t along a sampling run from t = 1 to 0."), animChart);
+  const animCard = el("div", { class: "card narrow" }, el("h2", {}, "Animation"), el("p", { class: "hint" }, "Forward: x_t = a(t) x0 + b(t) eps for t from 0 to 1. Reverse: x_t along a sampling run from t = 1 to 0."), animChart);
 
   rowTop.append(dataCard, trainCard);
   rowBottom.append(sampleCard, animCard);
@@ -266,7 +266,7 @@ export function pointsPanel(root: HTMLElement) {
     const shown = frames.filter((_, i) => i % every === 0 || i === frames.length - 1);
     for (const f of shown) {
       if (id !== playing) return;
-      show(animChart, scatterPlot([{ title: `${what}: t = ${f.t.toFixed(3)}`, series: [{ points: f.x, color: what === "forward" ? colors.data : colors.samples }] }], { size: 280, range: RANGE, document }));
+      show(animChart, scatterPlot([{ title: `${what}: t = ${f.t.toFixed(3)}`, series: [{ points: f.x, color: what === "forward" ? colors.data : colors.samples }] }], { size: 260, range: RANGE, document }));
       await new Promise((r) => setTimeout(r, 60));
     }
   }
