@@ -6,6 +6,8 @@ import { adamInit, adamScalars, adamUpdate, defaultAdam, emaUpdate, type AdamCon
 import {
   checkpointExists,
   checkpointPath,
+  checkShapes,
+  contentHash,
   decodeState,
   encodeState,
   fromParams,
@@ -85,6 +87,8 @@ export interface TrainOptions<E = Tensor> {
   onProgress?: (p: TrainProgress) => void;
   /** JSON-serialisable description saved in config.json (process, objective, data...). */
   metadata?: Record<string, unknown>;
+  /** Tensors saved beside the weights in every checkpoint (data.safetensors; the CLI keeps reference rows there). */
+  checkpointData?: Record<string, Tensor>;
   /** Stop (without error) after this wall-clock time in seconds; a checkpoint is written if outDir is set. */
   maxSeconds?: number;
 }
@@ -128,6 +132,7 @@ export async function train<E = Tensor>(opts: TrainOptions<E>): Promise<TrainRes
   const N = data.shape[0];
   const adam: AdamConfig = { beta1: o.beta1, beta2: o.beta2, eps: o.eps };
   const drawTimes = timeSampler(o.time, process);
+  const dataHash = contentHash(data);
 
   // Random streams: the first block of Rng(seed) is what network.init(seed)
   // uses; data order and noise/t take the next two independent blocks.
@@ -150,7 +155,8 @@ export async function train<E = Tensor>(opts: TrainOptions<E>): Promise<TrainRes
   if (o.resume === true && !o.outDir) throw new Error("train: resume = true needs outDir (or give the checkpoint folder as resume)");
   if (resumeFrom !== undefined && (o.resume !== true || checkpointExists(resumeFrom))) {
     const ck = loadCheckpoint(resumeFrom);
-    checkResumable(ck.config, opts, o, N);
+    checkResumable(ck.config, opts, o, N, dataHash);
+    checkShapes(ck, network);
     if (Object.keys(ck.adamM).length === 0) throw new Error(`train: checkpoint ${ck.dir} has no Adam moments (an exported model?), cannot resume`);
     params = toParams(ck.params);
     ema = toParams(Object.keys(ck.ema).length ? ck.ema : ck.params);
@@ -234,13 +240,14 @@ export async function train<E = Tensor>(opts: TrainOptions<E>): Promise<TrainRes
         adam,
         time: typeof o.time === "string" ? o.time : "custom",
         dataRows: N,
+        dataHash,
       },
       rng: { noise: encodeState(noiseRng.state()), dataEpochStart: encodeState(epochStart), dataCursor: cursor },
       losses,
       metadata: opts.metadata ?? {},
       savedAt: new Date().toISOString(),
     };
-    saveCheckpoint(ckptDir, config, weights);
+    saveCheckpoint(ckptDir, config, weights, opts.checkpointData);
     savedStep = step;
   };
 
@@ -380,7 +387,7 @@ function checkLabels(l: ClassLabels, rows: number): void {
   }
 }
 
-function checkResumable<E>(c: CheckpointConfig, opts: TrainOptions<E>, o: Resolved, N: number): void {
+function checkResumable<E>(c: CheckpointConfig, opts: TrainOptions<E>, o: Resolved, N: number, dataHash: string): void {
   const where = "train: cannot resume:";
   if (c.network.name !== opts.network.name || JSON.stringify(c.network.config) !== JSON.stringify(opts.network.config)) {
     throw new Error(`${where} the checkpoint holds network ${c.network.name} ${JSON.stringify(c.network.config)}, this run asks for ${opts.network.name} ${JSON.stringify(opts.network.config)}`);
@@ -391,5 +398,8 @@ function checkResumable<E>(c: CheckpointConfig, opts: TrainOptions<E>, o: Resolv
     ["data rows", c.training.dataRows, N],
   ];
   for (const [k, a, b] of same) if (a !== b) throw new Error(`${where} the checkpoint has ${k} ${a}, this run ${b}`);
+  if (c.training.dataHash !== undefined && c.training.dataHash !== dataHash) {
+    throw new Error(`${where} the checkpoint was trained on other data (content hash ${c.training.dataHash.slice(0, 12)}..., this run's data ${dataHash.slice(0, 12)}...)`);
+  }
   if (c.step > o.steps) throw new Error(`${where} the checkpoint is at step ${c.step}, beyond the requested ${o.steps} steps`);
 }
