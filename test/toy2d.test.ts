@@ -84,10 +84,12 @@ test("csv: each bad file is one line naming the file, line and value", () => {
     ["1,2\n,4\n", /^e\.csv:2: column 1 is not a finite number: ""/],
     ["1,2\nInfinity,4\n", /^e\.csv:2: column 1 is not a finite number: "Infinity"/],
     ["x,y\n1,2\nx,y\n", /^e\.csv:3: column 1 is not a finite number: "x"/],
-    ['1,2\n"3,4\n', /^e\.csv(:\d+)?: malformed CSV/],
+    ['1,2\n"3,4\n5,6\n7,8\n', /^e\.csv:2: malformed CSV \(a quote opens here and is never closed\)$/],
+    ['x,y\n"1","2"\n3,"4\n5,6\n', /^e\.csv:3: malformed CSV \(a quote opens here and is never closed\)$/],
+    ["1,2\n3,4\n-1e39,0\n", /^e\.csv:3: column 1 value -1e39 is outside the float32 range/],
   ];
   for (const [text, re] of cases) {
     assert.throws(() => parsePointsCsv(text, "e.csv"), (e: Error) => re.test(e.message) && !e.message.includes("\n"), JSON.stringify(text));
   }
-  assert.throws(() => readPointsCsv("/nonexistent/dir/p.csv"), /^Error: \/nonexistent\/dir\/p\.csv: cannot read the CSV file \(ENOENT\)/);
+  assert.throws(() => readPointsCsv("/nonexistent/dir/p.csv"), /^Error: \/nonexistent\/dir\/p\.csv: cannot read the CSV file: no such file \(ENOENT\)/);
 });

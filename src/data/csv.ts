@@ -13,9 +13,30 @@ export function readPointsCsv(path: string, dims = 2): Tensor {
   try {
     text = readFileSync(path, "utf8");
   } catch (e) {
-    throw new Error(`${path}: cannot read the CSV file (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new Error(`${path}: cannot read the CSV file: ${code === "ENOENT" ? "no such file (ENOENT)" : code === "EISDIR" ? "it is a folder (EISDIR)" : (code ?? (e as Error).message)}`);
   }
   return parsePointsCsv(text, path, dims);
+}
+
+const FLOAT32_MAX = 3.4028234663852886e38;
+
+/** The line on which a never-closed quoted field opens (RFC 4180 quoting, "" escapes a quote). */
+function unclosedQuoteLine(text: string): number | undefined {
+  let line = 1, open: number | undefined, fieldStart = true;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (open !== undefined) {
+      if (c === '"' && text[i + 1] === '"') i++;
+      else if (c === '"') open = undefined;
+      else if (c === "\n") line++;
+      continue;
+    }
+    if (c === '"' && fieldStart) open = line;
+    else if (c === "\n") line++;
+    if (c !== " " && c !== "\t") fieldStart = c === "," || c === "\n";
+  }
+  return open;
 }
 
 /** The parser behind readPointsCsv; `source` names the text in errors. */
@@ -24,8 +45,11 @@ export function parsePointsCsv(text: string, source: string, dims = 2): Tensor {
   try {
     records = parse(text, { info: true, relax_column_count: true, skip_empty_lines: true, trim: true, comment: "#" }) as unknown as typeof records;
   } catch (e) {
-    const err = e as Error & { lines?: number };
-    throw new Error(`${source}${err.lines ? `:${err.lines}` : ""}: malformed CSV (${err.message.split("\n")[0]})`);
+    const err = e as Error & { lines?: number; code?: string };
+    // csv-parse reports an unclosed quote where the file ends; the user needs the line where it opens.
+    const line = err.code === "CSV_QUOTE_NOT_CLOSED" ? unclosedQuoteLine(text) ?? err.lines : err.lines;
+    const what = err.code === "CSV_QUOTE_NOT_CLOSED" ? "a quote opens here and is never closed" : err.message.split("\n")[0];
+    throw new Error(`${source}${line ? `:${line}` : ""}: malformed CSV (${what})`);
   }
   if (records.length === 0) throw new Error(`${source}: the CSV file has no rows (expected ${dims} numeric columns per row)`);
 
@@ -42,6 +66,9 @@ export function parsePointsCsv(text: string, source: string, dims = 2): Tensor {
       if (index === 0 && record.every((cell) => cell !== "" && !Number.isFinite(Number(cell)))) return;
       throw new Error(`${where}: column ${bad + 1} is not a finite number: ${JSON.stringify(record[bad])}`);
     }
+    // Points are float32: a larger value would become Infinity.
+    const huge = nums.findIndex((v) => Math.abs(v) > FLOAT32_MAX);
+    if (huge >= 0) throw new Error(`${where}: column ${huge + 1} value ${record[huge]} is outside the float32 range (|x| <= 3.4e38)`);
     values.push(...nums);
   });
   if (values.length === 0) throw new Error(`${source}: the CSV file has a header but no data rows`);

