@@ -100,14 +100,14 @@ test("cli: bad values give one line naming the field and the allowed values, exi
     [["train", "--out", out, "--schedule", "linear"], /^udm: error: --schedule must be one of cosine, linear-beta, log-snr, ve, got "linear"$/],
     [["train", "--out", out, "--lr", "-1"], /^udm: error: --lr must be a number in \(0, 1\], got "-1"$/],
     [["train", "--out", out, "--hiden", "3"], /^udm: error: unknown option '--hiden' \(Did you mean --hidden\?\)$/],
-    [["train", "--out", out, "--steps", "5", "--force", "--data", "csv:" + join(tmp, "missing.csv")], /missing\.csv: cannot read the CSV file \(ENOENT\)$/],
-    [["train", "--out", out, "--steps", "5"], /^udm: error: --out .* already holds a checkpoint; pass --resume to continue it or --force to replace it$/],
+    [["train", "--out", out, "--steps", "5", "--force", "--data", "csv:" + join(tmp, "missing.csv")], /missing\.csv: cannot read the CSV file: no such file \(ENOENT\)$/],
+    [["train", "--out", out, "--steps", "5"], /^udm: error: --out .* already holds a checkpoint \(written by udm train, step 800\); pass --resume to continue it or --force to replace it$/],
     [["sample", "--checkpoint", out, "--preset", "ddim2", "--out", join(tmp, "ddim")], /^udm: error: --preset must be one of ddpm, ddim, analytic-dpm \(process gaussian\), got "ddim2"$/],
     [["sample", "--checkpoint", out, "--eta", "2"], /^udm: error: --eta must be a number in \[0, 1\], got "2"$/],
     [["sample", "--checkpoint", out, "--preset", "ddpm", "--eta", "0.5"], /^udm: error: --eta applies only to --preset ddim/],
     [["sample", "--checkpoint", out, "--grid", "log"], /^udm: error: --grid must be one of uniform, quadratic, got "log"$/],
     [["sample", "--steps", "10"], /^udm: error: --checkpoint is required/],
-    [["eval", "--checkpoint", join(tmp, "nothing-here")], /^udm: error: --checkpoint: .*nothing-here does not exist$/],
+    [["eval", "--checkpoint", join(tmp, "nothing-here")], /^udm: error: --checkpoint .*nothing-here does not exist$/],
   ];
   for (const [args, re] of cases) assertUsageError(await udm(...args), re, args.join(" "));
   assert.deepEqual(snapshot(tmp), before, "no file was written or changed");

@@ -1,8 +1,9 @@
 import type { Command } from "commander";
 import { z } from "zod";
-import { UsageError, bool, check, choice, int, positive, real, rejectUnknown, text, type RawOptions } from "./options.js";
+import { UsageError, bool, check, choice, fieldName, int, positive, real, rejectUnknown, text, type RawOptions } from "./options.js";
 import type { RunSpec, SampleRequest, TrainRun } from "./pipeline.js";
-import { allNetworks, allProcesses, dataNames, findData, findNetwork, findProcess, type FlagSpec } from "./registry.js";
+import { allNetworks, allProcesses, dataNames, findData, findNetwork, findProcess, type DataKind, type FlagSpec, type ProcessEntry } from "./registry.js";
+import { samplerNames } from "./solvers.js";
 
 /** Flags and schemas shared by several commands. */
 
@@ -20,7 +21,7 @@ export function addFlags(cmd: Command, specs: readonly FlagSpec[]): void {
 
 export const runFlags = (): FlagSpec[] => [
   { key: "data", flag: "--data <name>", description: `data set: ${dataNames().join(", ")} (default moons)` },
-  { key: "process", flag: "--process <name>", description: `destruction process: ${allProcesses().map((p) => p.name).join(", ")} (default gaussian)` },
+  { key: "process", flag: "--process <name>", description: `destruction process: ${allProcesses().map((p) => p.name).join(", ")} (default gaussian; on text, the first for text: mask)` },
   { key: "network", flag: "--network <name>", description: `network: ${allNetworks().map((n) => n.name).join(", ")} (default: the first for the data kind)` },
   { key: "trainRows", flag: "--train-rows <n>", description: "training rows to generate, for generated data sets (default 10000)" },
   { key: "heldOut", flag: "--held-out <n>", description: "held-out rows for eval and analytic-dpm (default 2000)" },
@@ -31,12 +32,20 @@ export const runFlags = (): FlagSpec[] => [
 
 const runSchema = z.object({
   data: text().default("moons"),
-  process: text().default("gaussian"),
+  process: text().optional(),
   network: text().optional(),
   trainRows: int(1, 10_000_000).default(10000),
   heldOut: int(1, 1_000_000).default(2000),
   seed: int(0, 2 ** 31 - 1).default(0),
 });
+
+/** gaussian where it applies, else the first process registered for the data kind. */
+function defaultProcess(kind: DataKind): ProcessEntry {
+  const fits = allProcesses().filter((p) => p.kinds.includes(kind));
+  const entry = fits.find((p) => p.name === "gaussian") ?? fits[0];
+  if (!entry) throw new UsageError(`no process is registered for ${kind} data`);
+  return entry;
+}
 
 /**
  * Check the run description and the chosen entries' own options; `others`
@@ -44,9 +53,9 @@ const runSchema = z.object({
  */
 export function parseRunSpec(raw: RawOptions, others: Iterable<string>, command: string): RunSpec {
   const o = check(runSchema, raw);
-  const { entry } = findData(o.data, fieldFor("data", raw));
-  const proc = findProcess(o.process, entry.kind, fieldFor("process", raw));
-  const net = findNetwork(o.network, entry.kind, fieldFor("network", raw));
+  const { entry } = findData(o.data, fieldName("data", raw));
+  const proc = o.process === undefined ? defaultProcess(entry.kind) : findProcess(o.process, entry.kind, fieldName("process", raw));
+  const net = findNetwork(o.network, entry.kind, fieldName("network", raw));
   rejectUnknown(raw, [...Object.keys(runSchema.shape), ...Object.keys(proc.options.shape), ...Object.keys(net.options.shape), ...others, "config"],
     `udm ${command} with --process ${proc.name} --network ${net.name}`);
   return {
@@ -59,25 +68,27 @@ export function parseRunSpec(raw: RawOptions, others: Iterable<string>, command:
   };
 }
 
-function fieldFor(key: string, raw: RawOptions): string {
-  return raw.sources[key] === "config" ? `"${key}" in ${raw.configFile}` : `--${key}`;
-}
 
 // ---------------------------------------------------------------- how to train
 
 export const trainFlags: FlagSpec[] = [
-  { key: "steps", flag: "--steps <n>", description: "optimizer steps (default 3000)" },
+  { key: "steps", flag: "--steps <n>", description: "optimizer steps (default 3000; with --resume: train on up to this step)", session: true },
   { key: "batchSize", flag: "--batch-size <n>", description: "mini-batch size (default 256)" },
   { key: "lr", flag: "--lr <x>", description: "Adam learning rate (default 0.002)" },
   { key: "warmup", flag: "--warmup <n>", description: "linear learning-rate warm-up steps (default 100)" },
   { key: "emaDecay", flag: "--ema-decay <x>", description: "EMA decay of the weights, in [0, 1) (default 0.995)" },
-  { key: "checkpointEvery", flag: "--checkpoint-every <n>", description: "also checkpoint every n steps (default: only at the end)" },
-  { key: "maxSeconds", flag: "--max-seconds <s>", description: "stop after this many seconds (a checkpoint is written)" },
+  { key: "checkpointEvery", flag: "--checkpoint-every <n>", description: "also checkpoint every n steps (default: only at the end)", session: true },
+  { key: "maxSeconds", flag: "--max-seconds <s>", description: "stop after this many seconds (a checkpoint is written)", session: true },
   { key: "labelDrop", flag: "--label-drop <p>", description: "class-conditional networks: probability of training on the null label instead, for guidance (default 0.15)" },
-  { key: "resume", flag: "--resume", description: "continue the checkpoint in --out" },
-  { key: "force", flag: "--force", description: "replace a checkpoint already in --out" },
-  { key: "quiet", flag: "--quiet", description: "no progress bar" },
+  { key: "resume", flag: "--resume", description: "continue the checkpoint in --out: data, process and options come from it (flags may only repeat them, or change --steps and other session options)", session: true },
+  { key: "force", flag: "--force", description: "replace a checkpoint already in --out", session: true },
+  { key: "quiet", flag: "--quiet", description: "no progress bar", session: true },
 ];
+
+/** Keys that `--resume` lets change: the session flags, and the command's own. */
+export function sessionKeys(specs: readonly FlagSpec[]): Set<string> {
+  return new Set(["out", "config", ...specs.filter((f) => f.session).map((f) => f.key)]);
+}
 
 export function trainSchema(defaults: { out: string; steps: number }) {
   return z.object({
@@ -103,6 +114,8 @@ export function toTrainRun(o: z.output<ReturnType<typeof trainSchema>>): TrainRu
 // ---------------------------------------------------------------- how to sample
 
 export const sampleFlags: FlagSpec[] = [
+  { key: "sampler", flag: "--sampler <name>", description: `${samplerNames().join(", ")}: the one generic sampler (every process; --preset, --r) or a solver of the Gaussian process's ODE/SDE (default generic)` },
+  { key: "rtol", flag: "--rtol <x>", description: "relative (and absolute) tolerance of --sampler rk45 (default 0.001)" },
   { key: "preset", flag: "--preset <name>", description: "sampler preset of the process: ddpm, ddim, analytic-dpm for gaussian (default ddpm)" },
   { key: "eta", flag: "--eta <x>", description: "DDIM eta in [0, 1] (with --preset ddim; default 0)" },
   { key: "r", flag: "--r <x>", description: "kernel knob r in [0, 1] of the generic sampler (instead of a preset)" },
@@ -114,6 +127,8 @@ export const sampleFlags: FlagSpec[] = [
 ];
 
 export const sampleSchema = z.object({
+  sampler: choice(samplerNames() as [string, ...string[]]).default("generic"),
+  rtol: real(0, 1, { lo: true, hi: true }).default(1e-3),
   preset: text().optional(),
   eta: real(0, 1).optional(),
   r: real(0, 1).optional(),
@@ -125,7 +140,7 @@ export const sampleSchema = z.object({
 });
 
 export function toSampleRequest(o: z.output<typeof sampleSchema>, trajectory = false): SampleRequest {
-  return { preset: o.preset, eta: o.eta, r: o.r, steps: o.steps, grid: o.grid, n: o.count, seed: o.sampleSeed, trajectory };
+  return { sampler: o.sampler, rtol: o.rtol, preset: o.preset, eta: o.eta, r: o.r, steps: o.steps, grid: o.grid, n: o.count, seed: o.sampleSeed, trajectory };
 }
 
 /** Check --preset against the process's own list, before any work. */

@@ -6,7 +6,8 @@ import { writeFileAtomic } from "../viz/files.js";
 import { writeReport, type ReportSection } from "../viz/report.js";
 import { addFlags, parseRunSpec, runFlags, toTrainRun, trainFlags, trainSchema } from "./common.js";
 import { check, choice, int, readOptions } from "./options.js";
-import { buildSetup, disposeModel, drawSamples, loadModel, scoreSamples, trainSetup, type SampleRequest } from "./pipeline.js";
+import { buildSetup, disposeModel, drawSamples, loadModel, scoreSamples, trainSetup, type SampleRequest, type Setup, type TrainRun } from "./pipeline.js";
+import { checkOutFolder, lockRunFolder, prepareOutFolder } from "./run-folder.js";
 import type { NllResult } from "./registry.js";
 import { writeSamples } from "./sample.js";
 
@@ -20,8 +21,10 @@ const demoSchema = z.object({
   count: int(1, 100_000).default(2000),
 });
 const demoTrainSchema = trainSchema({ out: "udm-out/demo", steps: DEMO_STEPS });
-// The demo always replaces its own previous run.
-const demoTrainFlags = trainFlags.filter((f) => f.key !== "resume" && f.key !== "force");
+// The demo replaces its own previous run; --force lets it replace a checkpoint of udm train too.
+const demoTrainFlags = trainFlags
+  .filter((f) => f.key !== "resume")
+  .map((f) => (f.key === "force" ? { ...f, description: "replace a checkpoint of udm train in --out (the demo replaces its own runs without it)" } : f));
 
 /**
  * `udm demo`: train the default model (moons, Gaussian process, MLP), sample
@@ -32,7 +35,7 @@ export function demoCommand(): Command {
   const cmd = new Command("demo")
     .description("train + sample the default 2-D model; writes pictures and report.html to udm-out/demo/")
     .option("--config <file>", "JSON file of options (keys as the flags in camelCase; flags win)")
-    .option("--out <dir>", "output folder, replaced on each run (default udm-out/demo)")
+    .option("--out <dir>", "output folder (default udm-out/demo); a previous demo there is replaced, a udm train checkpoint only with --force")
     .option("--sample-steps <n>", "sampling steps (default 100)")
     .option("--grid <kind>", "sampling time grid: uniform or quadratic (default uniform)")
     .option("-n, --count <n>", "samples per preset (default 2000)");
@@ -42,63 +45,76 @@ export function demoCommand(): Command {
     const raw = readOptions(flags, flags.config as string | undefined);
     const spec = parseRunSpec(raw, [...Object.keys(demoSchema.shape), "out", ...demoTrainFlags.map((f) => f.key)], "demo");
     const o = check(demoSchema, raw);
-    const run = { ...toTrainRun(check(demoTrainSchema, raw)), resume: false, force: true };
+    const run = { ...toTrainRun(check(demoTrainSchema, raw)), resume: false };
+    checkOutFolder(run, "demo");
     const s = await buildSetup(spec);
-    const say = (line: string) => console.log(line);
-    say(`udm demo: ${spec.process.name} on ${s.data.name} (${s.data.train.shape[0]} training rows), ${s.network.name} ${JSON.stringify(spec.network.options)}, ${run.steps} steps`);
-    const trained = await trainSetup(s, run, "demo");
-    say(`trained in ${trained.seconds.toFixed(1)} s (${(trained.step / trained.seconds).toFixed(0)} steps/s)`);
-
-    // Sample from the checkpoint on disk, as `udm sample` would.
-    const model = await loadModel(run.out);
-    const rows: Record<string, string | number>[] = [];
-    let nll: NllResult | undefined;
-    const sections: ReportSection[] = [{ heading: "Training loss", images: [{ svg: trained.lossChart.svg, caption: `${run.steps} steps, batch ${run.batchSize}, lr ${run.lr}` }] }];
+    prepareOutFolder(run.out);
+    const lock = lockRunFolder(run.out, "demo");
     try {
-      const requests: SampleRequest[] = (model.setup.presets?.length ? model.setup.presets.map((p) => ({ preset: p })) : [{ r: 0 }, { r: 1 }]).map(
-        (p) => ({ ...p, steps: o.sampleSteps, grid: o.grid, n: o.count, seed: 1, trajectory: true }),
-      );
-      for (const req of requests) {
-        const res = await drawSamples(model, req);
-        const score = scoreSamples(res.samples, model.data);
-        const tag = (req.preset ?? `r${req.r}`).replace(/[^a-z0-9.-]+/gi, "-");
-        const dir = join(run.out, `samples-${tag}`);
-        const files = writeSamples(model.data, res.samples, dir, "auto");
-        const images = [];
-        if (model.data.picture) {
-          const png = join(run.out, `samples-${tag}.png`);
-          const picture = model.data.picture(res.samples, `${res.label}, ${o.sampleSteps} steps`);
-          picture.save(png);
-          images.push({ svg: picture.svg, path: png, caption: `held-out data (blue) vs ${res.samples.shape[0]} samples (orange), ${res.label}` });
-        }
-        if (res.snapshots && model.data.trajectory) {
-          const png = join(run.out, `trajectory-${tag}.png`);
-          const picture = model.data.trajectory(res.snapshots);
-          picture.save(png);
-          images.push({ svg: picture.svg, path: png, caption: `x_t along the ${res.label} run, from t = 1 to t = 0` });
-        }
-        sections.push({ heading: `Sampler: ${res.label}`, images });
-        rows.push({ sampler: res.label, steps: o.sampleSteps, grid: o.grid, samples: score.n, "energy distance": score.energy, "floor (train vs held-out)": score.floor, "sampling s": res.seconds });
-        say(`${res.label.padEnd(18)} energy distance to held-out ${score.energy.toFixed(4)} (floor ${score.floor.toFixed(4)}), ${res.seconds.toFixed(1)} s -> ${files.join(", ")}`);
-      }
-      if (model.setup.nll) {
-        const rows = sliceBatch(model.data.heldOut, 0, Math.min(200, model.data.heldOut.shape[0]));
-        nll = await model.setup.nll(model.denoiser, rows, 0);
-        say(`held-out NLL ${nll.nll.toFixed(3)} +- ${nll.nllStderr.toFixed(3)} nats (${rows.shape[0]} rows; ${nll.method})`);
-      }
+      await demo(s, run, o, t0);
     } finally {
-      disposeModel(model);
+      lock.release();
     }
-    const seconds = (performance.now() - t0) / 1000;
-    const metrics = { data: s.data.name, process: spec.process, network: spec.network, trainSteps: run.steps, trainSeconds: trained.seconds, totalSeconds: seconds, samplers: rows, heldOutNll: nll ?? null };
-    writeFileAtomic(join(run.out, "metrics.json"), JSON.stringify(metrics, null, 2) + "\n");
-    writeReport(join(run.out, "report.html"), {
-      title: `udm demo: ${spec.process.name} diffusion on ${s.data.name}`,
-      note: `${s.data.train.shape[0]} training rows, ${s.network.name} ${JSON.stringify(spec.network.options)}, ${run.steps} steps in ${trained.seconds.toFixed(1)} s; total ${seconds.toFixed(1)} s. Energy distance: lower is better; the floor is what a perfect model reaches at this sample size.` +
-        (nll ? ` Held-out NLL: ${nll.nll.toFixed(3)} +- ${nll.nllStderr.toFixed(3)} nats per point (${nll.method}).` : ""),
-      metrics: rows,
-      sections,
-    });
-    say(`wrote ${join(run.out, "report.html")} and metrics.json (total ${seconds.toFixed(1)} s)`);
   });
+}
+
+/** Train, sample with every preset, score, and write the pictures, metrics.json and report.html. */
+async function demo(s: Setup, run: TrainRun, o: z.output<typeof demoSchema>, t0: number): Promise<void> {
+  const { spec } = s;
+  const say = (line: string) => console.log(line);
+  say(`udm demo: ${spec.process.name} on ${s.data.name} (${s.data.train.shape[0]} training rows), ${s.network.name} ${JSON.stringify(spec.network.options)}, ${run.steps} steps`);
+  const trained = await trainSetup(s, run, { label: "demo", command: "demo" });
+  say(`trained in ${trained.seconds.toFixed(1)} s (${(trained.step / trained.seconds).toFixed(0)} steps/s)`);
+
+  // Sample from the checkpoint on disk, as `udm sample` would.
+  const model = await loadModel(run.out);
+  const rows: Record<string, string | number>[] = [];
+  let nll: NllResult | undefined;
+  const sections: ReportSection[] = [{ heading: "Training loss", images: [{ svg: trained.lossChart.svg, caption: `${run.steps} steps, batch ${run.batchSize}, lr ${run.lr}` }] }];
+  try {
+    const requests: SampleRequest[] = (model.setup.presets?.length ? model.setup.presets.map((p) => ({ preset: p })) : [{ r: 0 }, { r: 1 }]).map(
+      (p) => ({ ...p, steps: o.sampleSteps, grid: o.grid, n: o.count, seed: 1, trajectory: true }),
+    );
+    for (const req of requests) {
+      const res = await drawSamples(model, req);
+      const score = scoreSamples(res.samples, model.data);
+      const tag = (req.preset ?? `r${req.r}`).replace(/[^a-z0-9.-]+/gi, "-");
+      const dir = join(run.out, `samples-${tag}`);
+      const files = writeSamples(model.data, res.samples, dir, "auto");
+      const images = [];
+      if (model.data.picture) {
+        const png = join(run.out, `samples-${tag}.png`);
+        const picture = model.data.picture(res.samples, `${res.label}, ${o.sampleSteps} steps`);
+        picture.save(png);
+        images.push({ svg: picture.svg, path: png, caption: `held-out data (blue) vs ${res.samples.shape[0]} samples (orange), ${res.label}` });
+      }
+      if (res.snapshots && model.data.trajectory) {
+        const png = join(run.out, `trajectory-${tag}.png`);
+        const picture = model.data.trajectory(res.snapshots);
+        picture.save(png);
+        images.push({ svg: picture.svg, path: png, caption: `x_t along the ${res.label} run, from t = 1 to t = 0` });
+      }
+      sections.push({ heading: `Sampler: ${res.label}`, images });
+      rows.push({ sampler: res.label, steps: o.sampleSteps, grid: o.grid, samples: score.n, "energy distance": score.energy, "floor (train vs held-out)": score.floor, "sampling s": res.seconds });
+      say(`${res.label.padEnd(18)} energy distance to held-out ${score.energy.toFixed(4)} (floor ${score.floor.toFixed(4)}), ${res.seconds.toFixed(1)} s -> ${files.join(", ")}`);
+    }
+    if (model.setup.nll) {
+      const rows = sliceBatch(model.data.heldOut, 0, Math.min(200, model.data.heldOut.shape[0]));
+      nll = await model.setup.nll(model.denoiser, rows, 0);
+      say(`held-out NLL ${nll.nll.toFixed(3)} +- ${nll.nllStderr.toFixed(3)} nats (${rows.shape[0]} rows; ${nll.method})`);
+    }
+  } finally {
+    disposeModel(model);
+  }
+  const seconds = (performance.now() - t0) / 1000;
+  const metrics = { data: s.data.name, process: spec.process, network: spec.network, trainSteps: run.steps, trainSeconds: trained.seconds, totalSeconds: seconds, samplers: rows, heldOutNll: nll ?? null };
+  writeFileAtomic(join(run.out, "metrics.json"), JSON.stringify(metrics, null, 2) + "\n");
+  writeReport(join(run.out, "report.html"), {
+    title: `udm demo: ${spec.process.name} diffusion on ${s.data.name}`,
+    note: `${s.data.train.shape[0]} training rows, ${s.network.name} ${JSON.stringify(spec.network.options)}, ${run.steps} steps in ${trained.seconds.toFixed(1)} s; total ${seconds.toFixed(1)} s. Energy distance: lower is better; the floor is what a perfect model reaches at this sample size.` +
+      (nll ? ` Held-out NLL: ${nll.nll.toFixed(3)} +- ${nll.nllStderr.toFixed(3)} nats per point (${nll.method}).` : ""),
+    metrics: rows,
+    sections,
+  });
+  say(`wrote ${join(run.out, "report.html")} and metrics.json (total ${seconds.toFixed(1)} s)`);
 }

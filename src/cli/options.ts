@@ -13,13 +13,15 @@ export class UsageError extends Error {
   override name = "UsageError";
 }
 
-/** Where each option value came from, to name it in errors. */
-export type Sources = Record<string, "flag" | "config">;
+/** Where each option value came from, to name it in errors ("checkpoint": a resumed run's own options). */
+export type Sources = Record<string, "flag" | "config" | "checkpoint">;
 
 export interface RawOptions {
   values: Record<string, unknown>;
   sources: Sources;
   configFile?: string;
+  /** The config.json of the checkpoint whose options a resumed run took. */
+  checkpointFile?: string;
 }
 
 // ---- field schemas: each carries the sentence used in its error ----
@@ -77,7 +79,10 @@ export function flagName(key: string): string {
 
 /** How to name an option in an error: the flag, or the field of the config file it came from. */
 export function fieldName(key: string, raw: RawOptions): string {
-  return raw.sources[key] === "config" ? `"${key}" in ${raw.configFile}` : flagName(key);
+  const source = raw.sources[key];
+  if (source === "config") return `"${key}" in ${raw.configFile}`;
+  if (source === "checkpoint") return `"${key}" of the checkpoint ${raw.checkpointFile}`;
+  return flagName(key);
 }
 
 /**

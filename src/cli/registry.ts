@@ -14,6 +14,9 @@
  * flags to their help, read them from the command line or a --config file,
  * and hand the entry only its own options, already checked. The options are
  * saved in the checkpoint, so `udm sample` rebuilds exactly what was trained.
+ * A data entry also saves its `state` (normalisation, vocabulary) and can
+ * `restore` its DataSet from the checkpoint alone, so sampling never reads
+ * the data source again.
  */
 import type { z } from "zod";
 import type { Denoiser } from "../core/denoiser.js";
@@ -36,6 +39,12 @@ export interface FlagSpec {
   /** commander syntax, e.g. "--schedule <name>" */
   flag: string;
   description: string;
+  /**
+   * How this invocation runs, not what is trained (--steps, --quiet, an
+   * engine...): `--resume` accepts a new value. Every other flag describes
+   * the run, and `--resume` refuses a value that differs from the checkpoint's.
+   */
+  session?: boolean;
 }
 
 // ---------------------------------------------------------------- data
@@ -75,6 +84,23 @@ export interface DataSet {
   writeSamples?(samples: Tensor, dir: string): string[];
   /** Extra quality scores of samples, printed by `udm eval` (images: classifier Frechet distance, class entropy). */
   metrics?(samples: Tensor): Promise<Record<string, number>> | Record<string, number>;
+  /**
+   * What the entry derived from the data and needs again to sample (CSV: the
+   * per-column mean and std; text: the characters of the vocabulary), as
+   * JSON. Saved in the checkpoint and handed back to `restore`.
+   */
+  state?: Record<string, unknown>;
+}
+
+/** What a checkpoint gives back to DataEntry.restore: reference rows and the saved state. */
+export interface RestoreRequest {
+  arg?: string;
+  /** Training rows kept in the checkpoint (an evenly spaced subset of at most a few thousand). */
+  train: Tensor;
+  /** Held-out rows kept in the checkpoint. */
+  heldOut: Tensor;
+  vocab?: number;
+  state?: Record<string, unknown>;
 }
 
 export interface DataEntry {
@@ -84,7 +110,14 @@ export interface DataEntry {
   arg?: string;
   kind: DataKind;
   description: string;
+  /** Read the data (train and resume); errors name the file, line and value. */
   load(req: DataRequest): DataSet | Promise<DataSet>;
+  /**
+   * The same DataSet from a checkpoint's saved rows and state, reading
+   * nothing (sample, eval). Without it the data is loaded again and must
+   * hash to what was trained on.
+   */
+  restore?(req: RestoreRequest): DataSet;
 }
 
 // ---------------------------------------------------------------- processes

@@ -5,6 +5,7 @@ import { writeFileAtomic } from "../viz/files.js";
 import { addFlags, checkPreset, sampleFlags, sampleSchema, toSampleRequest } from "./common.js";
 import { UsageError, bool, check, choice, readOptions, real, rejectUnknown, text } from "./options.js";
 import { conditionModel, disposeModel, drawSamples, loadModel, type Model } from "./pipeline.js";
+import { prepareOutFolder } from "./run-folder.js";
 import { inpaintImages } from "./inpaint.js";
 import { REGIONS } from "../images/inpaint.js";
 import type { ClassCondition } from "../train/network-denoiser.js";
@@ -50,6 +51,7 @@ export function sampleCommand(): Command {
       if (o.class !== undefined) conditionModel(model, classCondition(model, o.class, o.guidance, o.count));
       if (o.inpaint !== undefined) {
         const out = o.out ?? join(model.runDir, "inpaint");
+        prepareOutFolder(out, { create: false });
         const perImage = raw.sources.count ? o.count : 8;
         const res = await inpaintImages(model, { ...toSampleRequest(o), images: o.inpaint, mask: o.mask!, perImage });
         const png = join(out, "inpaint.png");
@@ -66,9 +68,12 @@ export function sampleCommand(): Command {
         const infill = model.setup.infill ?? infillDenoiser;
         model.denoiser = Object.assign(infill(base, textInfill(model.data, o.infill)), { dispose: () => base.dispose?.() });
       }
-      const res = await drawSamples(model, toSampleRequest(o, o.trajectory));
-      const tag = slug(o.preset ?? (o.r !== undefined ? `r${o.r}` : model.setup.presets?.[0] ?? "r0")) + (o.class !== undefined ? `-class-${slug(o.class)}${o.guidance ? `-w${o.guidance}` : ""}` : "");
+      const how = o.sampler !== "generic" ? o.sampler : (o.preset ?? (o.r !== undefined ? `r${o.r}` : model.setup.presets?.[0] ?? "r0"));
+      const tag = slug(how) + (o.class !== undefined ? `-class-${slug(o.class)}${o.guidance ? `-w${o.guidance}` : ""}` : "");
       const out = o.out ?? join(model.runDir, `samples-${tag}`);
+      // Checked before sampling (which may take long); the folder is made when the samples are written.
+      prepareOutFolder(out, { create: false });
+      const res = await drawSamples(model, toSampleRequest(o, o.trajectory));
       const files = writeSamples(model.data, res.samples, out, o.format);
       if (model.data.picture) {
         const png = join(out, "samples.png");

