@@ -1,12 +1,17 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { existsSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { tensor, type Tensor } from "../src/core/tensor.js";
 import { decodeSafetensors, encodeSafetensors } from "../src/train/safetensors.js";
+import { init } from "@jax-js/jax";
+import { mlp } from "../src/model/mlp.js";
 import {
+  checkShapes,
   CONFIG_FILE,
+  contentHash,
+  fromParams,
   loadCheckpoint,
   saveCheckpoint,
   WEIGHTS_FILE,
@@ -168,6 +173,69 @@ test("checkpoint: missing or corrupt files give errors naming the file and field
     rmSync(cfgPath);
     assert.ok(!existsSync(cfgPath));
     assert.throws(() => loadCheckpoint(dir), /ck\/config\.json is missing \(not a checkpoint folder\?\)/);
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+});
+
+test("checkpoint: non-finite weights are refused naming the tensor; data.safetensors round-trips; contentHash sees every bit", () => {
+  const root = tmp();
+  const dir = join(root, "checkpoint");
+  try {
+    const a = fakeCheckpoint(2, 1);
+    const rows = { train: tensor([3, 2], [1, 2, 3, 4, 5, 6]), heldOut: tensor([1, 2], [7, 8]) };
+    saveCheckpoint(dir, a.config, a.weights, rows);
+    const ck = loadCheckpoint(dir);
+    assert.deepEqual([...ck.data.train.data], [1, 2, 3, 4, 5, 6]);
+    assert.deepEqual(ck.data.heldOut.shape, [1, 2]);
+    for (const bad of [NaN, Infinity, -Infinity]) {
+      const b = fakeCheckpoint(2, 1);
+      b.weights.adamV["l.b"] = tensor([2], [0.5, bad]);
+      saveCheckpoint(dir, b.config, b.weights);
+      assert.throws(() => loadCheckpoint(dir), new RegExp(`weights\\.safetensors: tensor "adam\\.v\\.l\\.b" holds ${bad} at index 1; a checkpoint with non-finite weights cannot be sampled or resumed`));
+    }
+    const x = tensor([2], [1, 2]);
+    assert.equal(contentHash(x), contentHash(tensor([2], [1, 2])));
+    assert.notEqual(contentHash(x), contentHash(tensor([2], [1, 2.0000002])));
+    assert.notEqual(contentHash(x), contentHash(tensor([1, 2], [1, 2])), "the shape counts");
+    assert.match(contentHash(x), /^[0-9a-f]{64}$/);
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+});
+
+test("checkpoint: checkShapes names a missing, extra or wrongly shaped tensor", async () => {
+  await init("wasm");
+  const net = mlp({ inputDim: 2, hidden: 4, depth: 1 });
+  const params = await fromParams(net.init(0));
+  const ck = { dir: "/x", params, ema: params, adamM: {}, adamV: {} };
+  checkShapes(ck, net);
+  const wide = await fromParams(mlp({ inputDim: 2, hidden: 5, depth: 1 }).init(0));
+  assert.throws(() => checkShapes({ ...ck, ema: wide }, net), /tensor "ema\.in\.w" has shape \[2, 5\], network mlp .*"hidden":4.* needs \[2, 4\]/);
+  const { ["out.b"]: _gone, ...missing } = params;
+  assert.throws(() => checkShapes({ ...ck, params: missing }, net), /tensor "params\.out\.b" is missing; network mlp .* needs it, shape \[2\]/);
+  assert.throws(() => checkShapes({ ...ck, params: { ...params, extra: tensor([1], [0]) } }, net), /tensor "params\.extra" is not a weight of network mlp/);
+});
+
+test("checkpoint: the next write removes a killed writer's temp folders, but never the only complete copy", () => {
+  const root = tmp();
+  const dir = join(root, "checkpoint");
+  try {
+    const a = fakeCheckpoint(2, 1);
+    saveCheckpoint(dir, a.config, a.weights);
+    // A killed writer (pid 999999 is not running) left a temp folder; another one moved the checkpoint aside.
+    mkdirSync(join(root, "checkpoint.tmp-999999-1"));
+    renameSync(dir, join(root, "checkpoint.old-999998-1"));
+    assert.equal(loadCheckpoint(root).config.step, 2, "the aside copy is read");
+    const b = fakeCheckpoint(4, 2);
+    saveCheckpoint(dir, b.config, b.weights);
+    assert.deepEqual(readdirSync(root), ["checkpoint"]);
+    assert.equal(loadCheckpoint(root).config.step, 4);
+    // A temp folder of a running writer (this process's parent) is left alone.
+    const live = join(root, `checkpoint.tmp-${process.ppid}-1`);
+    mkdirSync(live);
+    saveCheckpoint(dir, a.config, a.weights);
+    assert.ok(existsSync(live));
   } finally {
     rmSync(root, { recursive: true, force: true });
   }

@@ -38,7 +38,7 @@ test("udm sample --class/--guidance on a --conditional model; clear errors for u
     const config = JSON.parse(readFileSync(join(run, "checkpoint", "config.json"), "utf8"));
     assert.equal(config.network.config.classes, 10);
     assert.equal(config.network.config.levels, 4);
-    assert.equal(config.metadata.labelDrop, 0.15);
+    assert.equal(config.metadata.udm.options.labelDrop, 0.15);
     const s = await quiet(["sample", "--checkpoint", run, "--class", "3", "--guidance", "2", "-n", "4", "--steps", "3", "--out", join(dir, "s")]);
     assert.equal(s.code, 0, s.err);
     const samples = JSON.parse(readFileSync(join(dir, "s", "samples.json"), "utf8")) as { shape: number[]; data: number[] };

@@ -18,8 +18,8 @@ export interface Schedule {
 }
 
 /**
- * Noise schedules of the Gaussian process, as functions of continuous t in
- * [0, 1]: x_t = a(t) x0 + b(t) eps. VP schedules have a^2 + b^2 = 1 (a^2 is
+ * Noise schedules of the Gaussian process, x_t = a(t) x0 + b(t) eps, as
+ * functions of continuous t from 0 to 1. VP schedules have a^2 + b^2 = 1 (a^2 is
  * diffusers' alphas_cumprod); VE schedules have a = 1.
  */
 export interface NoiseSchedule extends Schedule {
