@@ -18,9 +18,11 @@ test("replacement NELBO with the exact posterior equals -log p(x0) for every str
   for (const [name, schedule] of Object.entries(schedules)) {
     const p = replacement({ vocab: V, schedule });
     const oracle = enumerableDenoiser(dist, p);
-    for (let i = 0; i < dist.probs.length; i += name === "cosine" ? 1 : 6) {
-      const nelbo = await replacementNelboQuadrature(oracle, p, stringAt(V, L, i), 300);
-      assert.ok(Math.abs(nelbo + Math.log(dist.probs[i])) < 1e-4, `${name}, string ${stringAt(V, L, i)}: NELBO ${nelbo} vs -log p ${-Math.log(dist.probs[i])}`);
+    for (let i = 0; i < dist.probs.length; i += name === "cosine" ? 1 : 8) {
+      const nll = -Math.log(dist.probs[i]);
+      // Cut at the default m = 1e-3 and closed by the decoder: its gap (marginals vs the joint posterior) is below 1e-4 here.
+      const nelbo = await replacementNelboQuadrature(oracle, p, stringAt(V, L, i), { nodes: 600 });
+      assert.ok(Math.abs(nelbo - nll) < 1e-4, `${name}, string ${stringAt(V, L, i)}: NELBO ${nelbo} vs -log p ${nll}`);
     }
   }
 });
@@ -32,8 +34,8 @@ test("a model's replacement NELBO bounds its OWN likelihood: the exact posterior
   const uniform = enumerableDenoiser(enumerable(V, L, new Array(V ** L).fill(1)), p);
   let mean = 0;
   for (let i = 0; i < dist.probs.length; i++) {
-    const nelbo = await replacementNelboQuadrature(uniform, p, stringAt(V, L, i), 300);
-    assert.ok(Math.abs(nelbo - Math.log(V ** L)) < 1e-4, `string ${i}: ${nelbo} vs log 27 = ${Math.log(27)}`);
+    const nelbo = await replacementNelboQuadrature(uniform, p, stringAt(V, L, i), { nodes: 200 });
+    assert.ok(Math.abs(nelbo - Math.log(V ** L)) < 5e-4, `string ${i}: ${nelbo} vs log 27 = ${Math.log(27)}`);
     mean += dist.probs[i] * nelbo;
   }
   assert.ok(mean > entropy(dist) + 0.4, `cross-entropy ${mean} vs entropy ${entropy(dist)}`);

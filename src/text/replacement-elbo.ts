@@ -28,13 +28,20 @@ import { inverseSchedule, nelboSummary, type NelboOptions, type NelboResult } fr
  *   -log p(x0) <= int_0^1 beta(t)/V E_{x_t | x0} [ sum_i sum_{w != x_t,i} f(s_iw, r_iw) ] dt + KL(q_1(. | x0) || uniform),
  *   f(s, r) = s - r log s + r (log r - 1) = s - r - r log(s / r) >= 0.
  * Substituting alpha for t (beta dt = -d alpha / alpha) the integral is
- * schedule-free: int_{alpha(1)}^1 (1 / alpha) (1/V) E[...] d alpha. The
- * integrand is O(alpha) as alpha -> 0 and has a log singularity at
- * alpha = 1, which 1 - alpha = (1 - alpha(1)) u^2 removes: in u in (0, 1)
- * the integrand is bounded (for a model whose probabilities are), so
- * u ~ U(0, 1), stratified, gives a bounded Monte Carlo estimate. The model
- * is evaluated at t = m^{-1}(1 - alpha). With the exact posterior the bound
- * equals -log p(x0) for every x0 (test/replacement-elbo.test.ts).
+ * schedule-free: int_{alpha(1)}^1 (1 / alpha) (1/V) E[...] d alpha.
+ *
+ * Near alpha = 1 the integrand is about sum_{w != x} pi_i(w) / (1 - alpha):
+ * finite only if the model's other tokens vanish like 1 - alpha, which a
+ * network does not do (nor the untrained, uniform one). So, as VDM and
+ * Diffusion-LM do for Gaussian diffusion, the path is cut at a small level
+ * m = mMin (default 1e-3) and closed by a decoder term,
+ *   -log p(x0) <= E[-log q_theta(x0 | x_mMin)] + int_{alpha(1)}^{1 - mMin} ... + KL,
+ * still a bound for any decoder. The integral is taken in u with
+ * 1 - alpha = mMin R^u, log-uniform (see levelAt). The model is evaluated
+ * at t = m^{-1}(1 - alpha). With the exact posterior the bound equals
+ * -log p(x0) up to the decoder's O(mMin) gap (the factorised marginals at
+ * x_mMin versus the joint posterior) for every x0
+ * (test/replacement-elbo.test.ts).
  */
 export interface ReplacementLike {
   readonly vocab: number;
@@ -79,9 +86,54 @@ function priorKl(alpha1: number, V: number, L: number): number {
   return L * (self * Math.log(V * self) + (V - 1) * (c > 0 ? c * Math.log(V * c) : 0));
 }
 
-/** Monte Carlo NELBO of a categorical model on held-out sequences [M, L] (see the file comment). */
-export async function replacementNelbo(model: CategoricalModel, process: ReplacementLike, data: Tensor, opts: NelboOptions): Promise<NelboResult> {
+export interface ReplacementNelboOptions extends NelboOptions {
+  /** The level m at which the decoder term is taken (default 1e-3); the integral runs from there. */
+  mMin?: number;
+}
+
+/**
+ * The integration variable: 1 - alpha = mMin R^u, R = (1 - alpha(1)) / mMin,
+ * log-uniform for u in (0, 1). The integrand grows like 1 / (1 - alpha)
+ * towards alpha = 1 for a model whose probabilities have a floor, and this
+ * Jacobian, d alpha = -(1 - alpha) ln R du, flattens it.
+ */
+function levelAt(u: number, mMin: number, alpha1: number): { alpha: number; jacobian: number } {
+  const logR = Math.log((1 - alpha1) / mMin);
+  const oneMinus = mMin * Math.exp(logR * u);
+  return { alpha: 1 - oneMinus, jacobian: oneMinus * logR };
+}
+
+function checkLevels(process: ReplacementLike, mMin: number): number {
   check(process);
+  const alpha1 = 1 - process.schedule.m(1);
+  if (!(mMin > 0 && mMin < 1 - alpha1)) throw new Error(`replacement NELBO: mMin must lie in (0, m(1) = ${1 - alpha1}), got ${mMin}`);
+  return alpha1;
+}
+
+/** q_t(x | x0) for one row at level alpha. */
+function rowLikelihood(x: ArrayLike<number>, x0: ArrayLike<number>, alpha: number, V: number): number {
+  let q = 1;
+  for (let i = 0; i < x0.length; i++) q *= (x[i] === x0[i] ? alpha : 0) + (1 - alpha) / V;
+  return q;
+}
+
+/** -sum_i log q_theta(x0_i | x): the decoder term for one row. */
+function decoderNll(logp: Float32Array, off: number, x0: ArrayLike<number>, V: number): number {
+  let nll = 0;
+  for (let i = 0; i < x0.length; i++) nll -= logp[(off + i) * V + x0[i]];
+  return nll;
+}
+
+/**
+ * Monte Carlo NELBO of a categorical model on held-out sequences [M, L]:
+ * per estimate one u (stratified) for the integral from m = mMin up to
+ * m(1), one x_t, and one x at m = mMin for the decoder term
+ * -log q_theta(x0 | x_mMin) (the bound starts there: below mMin the model
+ * would have to make its other tokens vanish like m itself).
+ */
+export async function replacementNelbo(model: CategoricalModel, process: ReplacementLike, data: Tensor, opts: ReplacementNelboOptions): Promise<NelboResult> {
+  const mMin = opts.mMin ?? 1e-3;
+  const alpha1 = checkLevels(process, mMin);
   const [M, L] = data.shape;
   const V = process.vocab;
   if (model.vocab !== V) throw new Error(`replacement NELBO: the model predicts ${model.vocab} tokens, the process has ${V}`);
@@ -89,64 +141,61 @@ export async function replacementNelbo(model: CategoricalModel, process: Replace
   const batch = opts.batch ?? 256;
   const rng = opts.rng;
   const m = (t: number) => process.schedule.m(t);
-  const alpha1 = 1 - m(1);
+  const tMin = inverseSchedule(m, mMin);
+  const corrupt = (out: Float32Array, at: number, row: number, level: number) => {
+    for (let i = 0; i < L; i++) out[at + i] = rng.uniform() < level ? rng.int(V) : data.data[row * L + i];
+  };
   const S = M * reps;
   const perm = rng.permutation(S);
   const est = new Float64Array(S);
   for (let s0 = 0; s0 < S; s0 += batch) {
     const n = Math.min(batch, S - s0);
     const xt = new Float32Array(n * L);
+    const xMin = new Float32Array(n * L);
     const ts = new Float32Array(n);
-    const alphas = new Float64Array(n);
-    const us = new Float64Array(n);
+    const levels = Array.from({ length: n }, (_, j) => levelAt((perm[s0 + j] + rng.uniform()) / S, mMin, alpha1));
     for (let j = 0; j < n; j++) {
       const row = (s0 + j) % M;
-      // 1 - alpha = (1 - alpha(1)) u^2 with u stratified in (0, 1) (see the quadrature below); x_t ~ q_t(. | x0).
-      const u = (perm[s0 + j] + rng.uniform()) / S;
-      const alpha = 1 - (1 - alpha1) * u * u;
-      alphas[j] = alpha;
-      us[j] = u;
-      ts[j] = inverseSchedule(m, 1 - alpha);
-      for (let i = 0; i < L; i++) xt[j * L + i] = rng.uniform() < 1 - alpha ? rng.int(V) : data.data[row * L + i];
+      ts[j] = inverseSchedule(m, 1 - levels[j].alpha);
+      corrupt(xt, j * L, row, 1 - levels[j].alpha);
+      corrupt(xMin, j * L, row, mMin);
     }
     const logp = await model.logProbs(tensor([n, L], xt), ts);
+    const dec = await model.logProbs(tensor([n, L], xMin), tMin);
     for (let j = 0; j < n; j++) {
       const row = (s0 + j) % M;
       const x0 = data.data.subarray(row * L, row * L + L);
-      const g = scoreEntropy(logp, j * L, x0, xt.subarray(j * L, j * L + L), alphas[j], V);
-      est[s0 + j] = (2 * us[j] * (1 - alpha1) * g) / alphas[j] + priorKl(alpha1, V, L);
+      const { alpha, jacobian } = levels[j];
+      const g = scoreEntropy(logp, j * L, x0, xt.subarray(j * L, j * L + L), alpha, V);
+      est[s0 + j] = (jacobian * g) / alpha + decoderNll(dec, j * L, x0, V) + priorKl(alpha1, V, L);
     }
   }
   return nelboSummary(est, L);
 }
 
 /**
- * The same bound for one short row, with E_{x_t | x0} enumerated over all
- * V^L strings and the alpha integral by the midpoint rule on `nodes` points.
+ * The same bound for one short row, with every expectation over x_t
+ * enumerated (all V^L strings) and the integral by the midpoint rule in u
+ * on `nodes` points.
  */
-export async function replacementNelboQuadrature(model: CategoricalModel, process: ReplacementLike, x0: ArrayLike<number>, nodes = 400): Promise<number> {
-  check(process);
+export async function replacementNelboQuadrature(model: CategoricalModel, process: ReplacementLike, x0: ArrayLike<number>, opts: { nodes?: number; mMin?: number } = {}): Promise<number> {
+  const nodes = opts.nodes ?? 400;
+  const mMin = opts.mMin ?? 1e-3;
+  const alpha1 = checkLevels(process, mMin);
   const L = x0.length;
   const V = process.vocab;
   if (V ** L > 4096) throw new Error(`replacementNelboQuadrature: enumerates V^L = ${V}^${L} strings, too many`);
   const m = (t: number) => process.schedule.m(t);
-  const alpha1 = 1 - m(1);
   const all = Array.from({ length: V ** L }, (_, k) => stringAt(V, L, k));
-  const xt = tensor([all.length, L], all.flat());
+  const xs = tensor([all.length, L], all.flat());
+  const expect = (alpha: number, logp: Float32Array, f: (x: number[], j: number) => number) =>
+    all.reduce((e, x, j) => e + rowLikelihood(x, x0, alpha, V) * f(x, j), 0);
   let total = 0;
-  // 1 - alpha = (1 - alpha(1)) u^2: the integrand has a log singularity at alpha = 1 that the midpoint rule in u resolves.
   for (let k = 0; k < nodes; k++) {
-    const u = (k + 0.5) / nodes;
-    const alpha = 1 - (1 - alpha1) * u * u;
-    const logp = await model.logProbs(xt, inverseSchedule(m, 1 - alpha));
-    let e = 0;
-    all.forEach((x, j) => {
-      let q = 1;
-      for (let i = 0; i < L; i++) q *= (x[i] === x0[i] ? alpha : 0) + (1 - alpha) / V;
-      e += q * scoreEntropy(logp, j * L, x0, x, alpha, V);
-    });
-    total += (2 * u * (1 - alpha1) * e) / alpha / nodes;
+    const { alpha, jacobian } = levelAt((k + 0.5) / nodes, mMin, alpha1);
+    const logp = await model.logProbs(xs, inverseSchedule(m, 1 - alpha));
+    total += (jacobian * expect(alpha, logp, (x, j) => scoreEntropy(logp, j * L, x0, x, alpha, V))) / alpha / nodes;
   }
-  return total + priorKl(alpha1, V, L);
+  const dec = await model.logProbs(xs, inverseSchedule(m, mMin));
+  return total + expect(1 - mMin, dec, (_x, j) => decoderNll(dec, j * L, x0, V)) + priorKl(alpha1, V, L);
 }
-
