@@ -16,15 +16,11 @@
  */
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { main } from "../src/cli/main.js";
 import { embeddingsHost, type EncoderNorm } from "../src/model/encoder-network.js";
 import { loadCheckpoint } from "../src/train/checkpoint.js";
 import { linePlot } from "../src/viz/lineplot.js";
+import { arg, udm } from "./udm.js";
 
-function arg(name: string, fallback: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? process.argv[i + 1] : fallback;
-}
 const book = arg("book", "austen-emma");
 const steps = Number(arg("steps", "1500"));
 const segments = Number(arg("segments", "15"));
@@ -35,19 +31,6 @@ const PICS = "docs/encoding";
 const common = ["--data", `text:${book}`, "--process", "encode", "--embed-dim", String(d), "--tf-dim", arg("dim", "64"), "--tf-layers", arg("layers", "2"),
   "--tf-window", arg("window", "2"), "--batch-size", arg("batch", "32"), "--lr", arg("lr", "2e-3"), "--warmup", "100", "--ema-decay", "0.995", "--held-out", nllRows, "--quiet"];
 
-/** Run a udm command in-process and return what it printed. */
-async function udm(args: string[]): Promise<string[]> {
-  const lines: string[] = [];
-  const log = console.log;
-  console.log = (...a: unknown[]) => void lines.push(a.join(" "));
-  try {
-    const code = await main(args);
-    if (code !== 0) throw new Error(`udm ${args.join(" ")} exited with ${code}:\n${lines.join("\n")}`);
-  } finally {
-    console.log = log;
-  }
-  return lines;
-}
 
 /** Norms of the embeddings as the network uses them (after the fixed-norm rescaling, if any). */
 function usedNorms(dir: string, norm: EncoderNorm): number[] {

@@ -13,13 +13,16 @@
  */
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { main } from "../src/cli/main.js";
+import { disposeModel, loadModel } from "../src/cli/pipeline.js";
+import type { TextDataSet } from "../src/cli/entries/text.js";
+import { uniformGrid } from "../src/core/grid.js";
+import { Rng } from "../src/core/rng.js";
+import { decode } from "../src/data/text.js";
+import type { EncodingProcess } from "../src/processes/encoding.js";
+import { sampleDpmSolver2M } from "../src/samplers/dpm-solver.js";
+import { arg, udm } from "./udm.js";
 import { loadCheckpoint } from "../src/train/checkpoint.js";
 
-function arg(name: string, fallback: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? process.argv[i + 1] : fallback;
-}
 const book = arg("book", "austen-emma");
 const seconds = arg("seconds", "300");
 const processes = arg("processes", "encode,mask,replace").split(",");
@@ -34,22 +37,6 @@ const own: Record<string, string[]> = {
   replace: ["--schedule", "linear", "--variant", "uniform"],
 };
 
-/** Run a udm command in-process; its console output is returned (and echoed). */
-async function udm(args: string[]): Promise<string[]> {
-  const lines: string[] = [];
-  const log = console.log;
-  console.log = (...a: unknown[]) => {
-    lines.push(a.join(" "));
-    log(...a);
-  };
-  try {
-    const code = await main(args);
-    if (code !== 0) throw new Error(`udm ${args.join(" ")} exited with ${code}`);
-  } finally {
-    console.log = log;
-  }
-  return lines;
-}
 
 interface Row {
   process: string;
@@ -61,6 +48,21 @@ interface Row {
   samples: Record<string, string[]>;
 }
 
+/** Encoding in continuous time: DPM-Solver++(2M) on the PF-ODE with the mean E[E(x0) | x_t], then the nearest tokens. */
+async function solverSamples(dir: string, n: number, nfe: number): Promise<string[]> {
+  const model = await loadModel(dir);
+  try {
+    const proc = model.setup.process as EncodingProcess;
+    const L = model.data.train.shape[1];
+    const { x } = await sampleDpmSolver2M({ schedule: proc.schedule, denoiser: model.denoiser, grid: uniformGrid(nfe), x1: proc.prior([n, L], new Rng(1)) });
+    const ids = proc.decode(x);
+    const chars = (model.data as TextDataSet).chars;
+    return Array.from({ length: n }, (_, b) => decode(ids.data.subarray(b * L, b * L + L), { chars }).replace(/\n/g, "⏎"));
+  } finally {
+    disposeModel(model);
+  }
+}
+
 const rows: Row[] = [];
 mkdirSync(OUT, { recursive: true });
 for (const p of processes) {
@@ -69,7 +71,7 @@ for (const p of processes) {
   console.log(`\n# ${p}: training for ${seconds} s`);
   const t0 = performance.now();
   await udm(["train", "--data", `text:${book}`, "--process", p, ...own[p], ...net, "--batch-size", arg("batch", "32"), "--lr", arg("lr", "2e-3"),
-    "--warmup", "100", "--ema-decay", "0.995", "--steps", "10000000", "--max-seconds", seconds, "--held-out", nllRows, "--out", dir, "--force", "--quiet"]);
+    "--warmup", "100", "--ema-decay", "0.995", "--steps", "10000000", "--max-seconds", seconds, "--held-out", nllRows, "--out", dir, "--force", "--quiet"], true);
   const trainSec = (performance.now() - t0) / 1000;
   const report = JSON.parse((await udm(["eval", "--checkpoint", dir, "-n", "4", "--steps", "16", "--nll", "--nll-rows", nllRows, "--json"])).at(-1)!);
   const samples: Record<string, string[]> = {};
@@ -79,6 +81,7 @@ for (const p of processes) {
     await udm(["sample", "--checkpoint", dir, "-n", "3", "--steps", steps, ...flags, "--out", out]);
     samples[label] = readFileSync(join(out, "samples.txt"), "utf8").trimEnd().split("\n");
   }
+  if (p === "encode") samples["dpm-solver++ 20"] = await solverSamples(dir, 3, 20);
   rows.push({ process: p, steps: loadCheckpoint(dir).config.step, seconds: trainSec, bits: report.bitsPerDim, stderr: report.bitsPerDimStderr, method: report.nllMethod, samples });
 }
 

@@ -156,18 +156,34 @@ export async function maskingNelbo(model: CategoricalModel, process: MaskingLike
       est[s0 + j] = weight[j] * f;
     }
   }
-  return nelboSummary(est, L);
+  return nelboSummary(est, L, perm);
 }
 
-/** Mean of per-sequence NELBO estimates (nats) as a NelboResult in bits per character of rows of length L. */
-export function nelboSummary(est: ArrayLike<number>, L: number): NelboResult {
+/**
+ * Mean of per-sequence NELBO estimates (nats) as a NelboResult in bits per
+ * character of rows of length L. With `strata` (estimate s drew its level
+ * from stratum strata[s] of S equal strata) the standard error is that of
+ * stratified sampling, from differences of estimates in neighbouring
+ * strata: Var(mean) ~ sum over pairs (e_a - e_b)^2 / S^2. The plain sample
+ * variance would count the spread ACROSS levels, which stratification has
+ * already removed.
+ */
+export function nelboSummary(est: ArrayLike<number>, L: number, strata?: ArrayLike<number>): NelboResult {
   const S = est.length;
   let mean = 0;
   for (let i = 0; i < S; i++) mean += est[i] / S;
-  let v = 0;
-  for (let i = 0; i < S; i++) v += (est[i] - mean) ** 2 / Math.max(1, S - 1);
+  let varMean = 0;
+  if (strata && S >= 4) {
+    const byStratum = new Float64Array(S);
+    for (let s = 0; s < S; s++) byStratum[strata[s]] = est[s];
+    const pairs = Math.floor(S / 2);
+    for (let k = 0; k < pairs; k++) varMean += (byStratum[2 * k] - byStratum[2 * k + 1]) ** 2;
+    varMean *= S / (2 * pairs) / (S * S);
+  } else {
+    for (let i = 0; i < S; i++) varMean += (est[i] - mean) ** 2 / Math.max(1, S - 1) / S;
+  }
   const toBits = 1 / (L * Math.LN2);
-  return { natsPerSeq: mean, bitsPerChar: mean * toBits, stderrBits: Math.sqrt(v / S) * toBits, estimates: S };
+  return { natsPerSeq: mean, bitsPerChar: mean * toBits, stderrBits: Math.sqrt(varMean) * toBits, estimates: S };
 }
 
 /** f(M) = sum over masked i of -log q(x0_i | x0 masked at M, t) for one row and one mask set (bitmask). */

@@ -156,5 +156,5 @@ export async function encodingNelbo(model: CategoricalModel, process: EncodingPr
       est[s0 + j] = (0.5 * snr * sq) / proposal.density(lambdas[j]) + tail + 0.5 * snr1 * prior + nll;
     }
   }
-  return nelboSummary(est, L);
+  return nelboSummary(est, L, perm);
 }

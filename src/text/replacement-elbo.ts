@@ -170,7 +170,7 @@ export async function replacementNelbo(model: CategoricalModel, process: Replace
       est[s0 + j] = (jacobian * g) / alpha + decoderNll(dec, j * L, x0, V) + priorKl(alpha1, V, L);
     }
   }
-  return nelboSummary(est, L);
+  return nelboSummary(est, L, perm);
 }
 
 /**
