@@ -2,6 +2,7 @@ import type { Schedule } from "../core/schedule.js";
 import { tensor, type Tensor } from "../core/tensor.js";
 import { stringAt } from "../oracles/enumerable.js";
 import type { CategoricalModel } from "./denoiser.js";
+import { M_MIN } from "./replacement-loss.js";
 import { inverseSchedule, nelboSummary, type NelboOptions, type NelboResult } from "./elbo.js";
 
 /**
@@ -87,7 +88,7 @@ function priorKl(alpha1: number, V: number, L: number): number {
 }
 
 export interface ReplacementNelboOptions extends NelboOptions {
-  /** The level m at which the decoder term is taken (default 1e-3); the integral runs from there. */
+  /** The level m at which the decoder term is taken (default M_MIN = 1e-3, where the --weighting elbo loss starts too); the integral runs from there. */
   mMin?: number;
 }
 
@@ -132,7 +133,7 @@ function decoderNll(logp: Float32Array, off: number, x0: ArrayLike<number>, V: n
  * would have to make its other tokens vanish like m itself).
  */
 export async function replacementNelbo(model: CategoricalModel, process: ReplacementLike, data: Tensor, opts: ReplacementNelboOptions): Promise<NelboResult> {
-  const mMin = opts.mMin ?? 1e-3;
+  const mMin = opts.mMin ?? M_MIN;
   const alpha1 = checkLevels(process, mMin);
   const [M, L] = data.shape;
   const V = process.vocab;
@@ -180,7 +181,7 @@ export async function replacementNelbo(model: CategoricalModel, process: Replace
  */
 export async function replacementNelboQuadrature(model: CategoricalModel, process: ReplacementLike, x0: ArrayLike<number>, opts: { nodes?: number; mMin?: number } = {}): Promise<number> {
   const nodes = opts.nodes ?? 400;
-  const mMin = opts.mMin ?? 1e-3;
+  const mMin = opts.mMin ?? M_MIN;
   const alpha1 = checkLevels(process, mMin);
   const L = x0.length;
   const V = process.vocab;

@@ -30,7 +30,8 @@ import { scheduleSlope } from "./elbo.js";
  * and its t-sampled estimate has no second moment, so one tiny t would give
  * one enormous gradient. The bound trained is the integral over
  * m >= M_MIN (it leaves out O(M_MIN) nats per character for a calibrated
- * model, e.g. the exact posterior); eval --nll integrates all of it.
+ * model, e.g. the exact posterior); eval --nll integrates the same range and
+ * closes it with the decoder term -log q(x0 | x_t at m = M_MIN).
  */
 export const M_MIN = 1e-3;
 
