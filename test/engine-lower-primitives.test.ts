@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { grad, init, lax, nn, numpy as np, tree, type Array as JArray } from "@jax-js/jax";
+import { grad, init, jit, lax, nn, numpy as np, tree, type Array as JArray } from "@jax-js/jax";
 import { Rng } from "../src/core/rng.js";
 import { lowerJaxpr, opCounts, rules, traceJaxpr } from "../src/engine/onnx/index.js";
 import { compareEngines, randn } from "./support/engine-lower.js";
@@ -28,7 +28,7 @@ const exercised = new Set<string>();
 
 function primitives(fn: (...a: any[]) => any, args: unknown[]): Set<string> {
   const { closed } = traceJaxpr(fn, args);
-  const found = new Set(closed.jaxpr.flatten().eqns.map((e) => e.primitive as string));
+  const found = new Set([...closed.jaxpr.eqns, ...closed.jaxpr.flatten().eqns].map((e) => e.primitive as string));
   closed.dispose();
   return found;
 }
@@ -69,6 +69,26 @@ test("unary float functions", async () => {
   ];
   const u = np.array(Float32Array.from({ length: 12 }, () => 2 * rng.uniform() - 1), { shape: [3, 4] });
   await check("unary", f, [randn([3, 4], rng, 2), pos([3, 4]), u], ["sin", "cos", "exp", "floor", "ceil", "atan", "erf", "erfc", "log", "sqrt", "asin"]);
+});
+
+test("jax-js's tanh and its gradient become ONNX Tanh (verified by hash); a user jit named tanh is inlined", async () => {
+  const ops = (fn: (...a: any[]) => any, args: unknown[]) => {
+    const { closed } = traceJaxpr(fn, tree.ref(args as never) as unknown[]);
+    const counts = opCounts(lowerJaxpr(closed).model);
+    closed.dispose();
+    return counts;
+  };
+  const x = randn([3, 5], rng, 3);
+  const f = (x: JArray) => [np.tanh(x.ref), grad((y: JArray) => np.sum(np.tanh(y.ref).mul(y)))(x)];
+  assert.equal(ops(f, [x]).get("Tanh"), 2);
+  assert.equal(ops(f, [x]).get("Exp"), undefined);
+  await check("tanh fused", f, [x], ["jit"]);
+  const tanh = jit(function tanh(y: JArray) {
+    return y.mul(3);
+  });
+  const g = (x: JArray) => tanh(x).add(1);
+  assert.equal(ops(g, [x]).get("Tanh"), undefined);
+  await check("user tanh", g, [x], ["jit"]);
 });
 
 test("idiv and mod: C semantics (toward zero, sign of the numerator) on float32 and int32", async () => {

@@ -2,7 +2,8 @@ import type { ClosedJaxpr, Jaxpr } from "@jax-js/jax";
 import { isSym } from "./dims.js";
 import { GraphBuilder, type DType } from "./graph.js";
 import { Lowering, type Rule, type Value } from "./context.js";
-import { batchProgram, isLit, staticProgram, type Program } from "./program.js";
+import { fuseJit, usesOf } from "./fuse.js";
+import { batchProgram, isLit, staticProgram, subJaxpr, type Program } from "./program.js";
 import { convRules } from "./rules/conv.js";
 import { dotRules } from "./rules/dot.js";
 import { elementwiseRules } from "./rules/elementwise.js";
@@ -14,8 +15,10 @@ import { reduceRules } from "./rules/reduce.js";
  * jaxpr -> ONNX. Walks the equations of a traced jax-js program once, in
  * order, and emits ONNX nodes for each through the primitive's rule (rules/).
  * Constants become initializers, literals scalar constants, the program's
- * arguments graph inputs and its results graph outputs. A primitive without
- * a rule is an error naming it and the equation.
+ * arguments graph inputs and its results graph outputs; a nested jit
+ * equation is inlined, or fused when it is a known library function
+ * (fuse.ts). A primitive without a rule is an error naming it and the
+ * equation.
  */
 
 export const rules: Record<string, Rule> = {
@@ -97,7 +100,7 @@ export function lowerProgram(program: Program, opts: Pick<LowerOptions, "inputNa
   });
 
   /** A literal is a scalar constant; a weakly typed one takes the dtype it is used at (`weak`). */
-  const read = (a: Atom, weak?: DType): Value => {
+  const read = (env: Map<Var, Value>, a: Atom, weak?: DType): Value => {
     if (isLit(a)) {
       const dtype = a.aval.weakType && weak ? weak : (a.aval.dtype as DType);
       return cx.full(g.scalar(dtype, a.value), [], dtype);
@@ -107,26 +110,44 @@ export function lowerProgram(program: Program, opts: Pick<LowerOptions, "inputNa
     return v;
   };
 
-  jaxpr.eqns.forEach((eqn, i) => {
-    const rule = rules[eqn.primitive];
-    const where = () => `(in equation ${i}: ${eqn.toString().replace(/\s+/g, " ").trim()})`;
-    if (!rule) throw new Error(`onnx lowering: primitive "${eqn.primitive}" is not supported ${where()}`);
-    const outs = eqn.outBinders.map((v) => ({ shape: program.varShape(v), dtype: v.aval.dtype as DType }));
-    let values: Value[];
-    try {
-      values = rule(cx, eqn.inputs.map((a, k) => read(a, literalDtype(eqn, k))), program.params(i), outs);
-    } catch (e) {
-      const msg = (e as Error).message;
-      throw new Error(msg.includes("(in equation") ? msg : `${msg} ${where()}`);
-    }
-    eqn.outBinders.forEach((v, k) => env.set(v, values[k]));
-  });
+  /** Lower the equations of `body` in order; a jit equation is fused or inlined. */
+  const lowerBody = (body: Jaxpr, env: Map<Var, Value>, where: string): void => {
+    const uses = usesOf(body);
+    const fused = new Set<Var>();
+    body.eqns.forEach((eqn, i) => {
+      const here = `equation ${i}${where}`;
+      const outs = eqn.outBinders.map((v) => ({ shape: program.varShape(v), dtype: v.aval.dtype as DType }));
+      const ins = eqn.inputs.map((a, k) => read(env, a, literalDtype(eqn, k)));
+      let values: Value[] | undefined;
+      const sub = subJaxpr(eqn);
+      if (sub) {
+        values = fuseJit(cx, eqn, ins, outs, uses, fused);
+        if (!values) {
+          const inner = new Map<Var, Value>(sub.inBinders.map((v, k) => [v, ins[k]]));
+          lowerBody(sub, inner, ` of ${eqn.params.name} in ${here}`);
+          values = sub.outs.map((a) => read(inner, a));
+        }
+      } else {
+        const rule = rules[eqn.primitive];
+        const context = () => `(in ${here}: ${eqn.toString().replace(/\s+/g, " ").trim()})`;
+        if (!rule) throw new Error(`onnx lowering: primitive "${eqn.primitive}" is not supported ${context()}`);
+        try {
+          values = rule(cx, ins, program.params(eqn), outs);
+        } catch (e) {
+          const msg = (e as Error).message;
+          throw new Error(msg.includes("(in equation") ? msg : `${msg} ${context()}`);
+        }
+      }
+      eqn.outBinders.forEach((v, k) => env.set(v, values![k]));
+    });
+  };
+  lowerBody(jaxpr, env, "");
 
   const outputNames = opts.outputNames ?? jaxpr.outs.map((_, i) => `output_${i}`);
   if (outputNames.length !== jaxpr.outs.length) throw new Error(`onnx lowering: ${outputNames.length} output names for ${jaxpr.outs.length} outputs`);
   const renamed = new Map<string, string>();
   jaxpr.outs.forEach((a, i) => {
-    const v = cx.materialize(read(a));
+    const v = cx.materialize(read(env, a));
     const shape = isLit(a) ? [] : program.varShape(a as Var);
     // Name the producing node's output after the graph output; else copy.
     if (!renamed.has(v.name) && g.isNodeOutput(v.name)) {

@@ -3,8 +3,10 @@ import { dimsString, fitDim, type Dim } from "./dims.js";
 import { typedOf, type ConstData, type DType } from "./graph.js";
 
 /**
- * A traced program ready to lower: its (flattened) equations, its constants'
- * data, and every shape and shape-like parameter as Dims. With one trace all
+ * A traced program ready to lower: its equations (nested `jit` equations
+ * kept: the lowering inlines them or, for known library functions, fuses
+ * them), its constants' data, and every shape and shape-like parameter as
+ * Dims. With one trace all
  * Dims are numbers; with traces at several batch sizes (same equations,
  * different shapes) a number that changes with the batch becomes
  * k * batch + c, and a constant that grows with the batch (e.g. the zeros of
@@ -13,6 +15,7 @@ import { typedOf, type ConstData, type DType } from "./graph.js";
 
 type Var = Jaxpr["inBinders"][number];
 type Atom = Jaxpr["outs"][number];
+export type Eqn = Jaxpr["eqns"][number];
 
 export interface ProgramConst {
   dtype: DType;
@@ -26,15 +29,16 @@ export interface ProgramConst {
 export interface Program {
   readonly jaxpr: Jaxpr;
   readonly consts: ProgramConst[];
+  /** The shape of any variable, also inside nested jit equations. */
   varShape(v: Var): Dim[];
-  /** Parameters of equation i, batch-dependent numbers as Dims. */
-  params(i: number): Record<string, any>;
+  /** Parameters of an equation, batch-dependent numbers as Dims. */
+  params(e: Eqn): Record<string, any>;
 }
 
 export const isLit = (a: Atom): a is Atom & { value: number } => "value" in a;
 
-/** Inline nested jit equations, then simplify. */
-export const flatJaxpr = (closed: ClosedJaxpr): Jaxpr => closed.jaxpr.flatten().simplify();
+/** The sub-program of a jit equation. */
+export const subJaxpr = (e: Eqn): Jaxpr | undefined => (e.primitive === "jit" ? (e.params.jaxpr as Jaxpr) : undefined);
 
 function constData(c: ClosedJaxpr["consts"][number]): { dtype: DType; shape: number[]; data: ConstData } {
   const arr = c as unknown as { ref: { dataSync(): ArrayLike<number> }; shape: number[]; dtype: DType };
@@ -44,12 +48,12 @@ function constData(c: ClosedJaxpr["consts"][number]): { dtype: DType; shape: num
 
 /** A program of fixed shapes, from one trace. */
 export function staticProgram(closed: ClosedJaxpr): Program {
-  const jaxpr = flatJaxpr(closed);
+  const jaxpr = closed.jaxpr;
   const consts = closed.consts.map((c) => {
     const d = constData(c);
     return { ...d, onnx: d.shape };
   });
-  return { jaxpr, consts, varShape: (v) => [...v.aval.shape], params: (i) => jaxpr.eqns[i].params };
+  return { jaxpr, consts, varShape: (v) => [...v.aval.shape], params: (e) => e.params };
 }
 
 /**
@@ -59,31 +63,38 @@ export function staticProgram(closed: ClosedJaxpr): Program {
 export function batchProgram(traces: { batch: number; closed: ClosedJaxpr }[]): Program {
   if (traces.length < 3) throw new Error("onnx lowering: a dynamic batch needs traces at three batch sizes");
   const batches = traces.map((t) => t.batch);
-  const jaxprs = traces.map((t) => flatJaxpr(t.closed));
+  const jaxprs = traces.map((t) => t.closed.jaxpr);
   const main = jaxprs[0];
-  const structure = (j: Jaxpr) => `${j.inBinders.length}|${j.eqns.map((e) => `${e.primitive}/${e.inputs.length}/${e.outBinders.length}`).join(",")}|${j.outs.length}`;
   if (jaxprs.some((j) => structure(j) !== structure(main))) {
     throw new Error(`onnx lowering: the traced program changes its equations with the batch size (${batches.join(", ")}); cannot export a dynamic batch`);
   }
   const shapes = new Map<Var, Dim[]>();
-  const fitShape = (vars: Var[], what: string) => {
+  const params = new Map<Eqn, any>();
+  const fitShape = (vars: Var[], what: () => string) => {
     const s = vars.map((v) => v.aval.shape);
-    if (s.some((x) => x.length !== s[0].length)) throw new Error(`onnx lowering: ${what} changes rank with the batch size`);
-    const dims = s[0].map((_, a) => fitDim(batches, s.map((x) => x[a]), () => `axis ${a} of ${what}`));
-    shapes.set(vars[0], dims);
+    if (s.some((x) => x.length !== s[0].length)) throw new Error(`onnx lowering: ${what()} changes rank with the batch size`);
+    shapes.set(vars[0], s[0].map((_, a) => fitDim(batches, s.map((x) => x[a]), () => `axis ${a} of ${what()}`)));
   };
-  main.inBinders.forEach((_, i) => fitShape(jaxprs.map((j) => j.inBinders[i]), `input ${i}`));
-  main.eqns.forEach((e, i) => {
-    e.outBinders.forEach((_, o) => fitShape(jaxprs.map((j) => j.eqns[i].outBinders[o]), `output ${o} of equation ${i} (${e.primitive})`));
-    e.inputs.forEach((a, k) => {
-      if (!isLit(a)) return;
-      const values = jaxprs.map((j) => (j.eqns[i].inputs[k] as { value: number }).value);
-      if (values.some((v) => v !== values[0])) {
-        throw new Error(`onnx lowering: literal ${k} of equation ${i} (${e.toString().trim()}) is ${values.join(", ")} at batch ${batches.join(", ")} (e.g. a mean over the batch); cannot export a dynamic batch`);
-      }
+  // Walk the traces in lockstep, into nested jit equations too.
+  const walk = (js: Jaxpr[], where: string) => {
+    js[0].inBinders.forEach((_, i) => fitShape(js.map((j) => j.inBinders[i]), () => `input ${i}${where}`));
+    js[0].eqns.forEach((e, i) => {
+      const es = js.map((j) => j.eqns[i]);
+      const what = () => `equation ${i} (${e.primitive})${where}`;
+      e.outBinders.forEach((_, o) => fitShape(es.map((x) => x.outBinders[o]), () => `output ${o} of ${what()}`));
+      e.inputs.forEach((a, k) => {
+        if (!isLit(a)) return;
+        const values = es.map((x) => (x.inputs[k] as { value: number }).value);
+        if (values.some((v) => v !== values[0])) {
+          throw new Error(`onnx lowering: literal ${k} of ${what()}: ${e.toString().replace(/\s+/g, " ").trim()} is ${values.join(", ")} at batch ${batches.join(", ")} (e.g. a mean over the batch); cannot export a dynamic batch`);
+        }
+      });
+      const subs = es.map(subJaxpr);
+      if (subs[0]) walk(subs as Jaxpr[], ` in ${e.params.name}`);
+      else params.set(e, fitParams(batches, es.map((x) => x.params), () => `a parameter of ${what()}`));
     });
-  });
-  const params = main.eqns.map((e, i) => fitParams(batches, jaxprs.map((j) => j.eqns[i].params), () => `parameter of equation ${i} (${e.primitive})`));
+  };
+  walk(jaxprs, "");
   const consts = traces[0].closed.consts.map((_, i) => batchConst(batches, traces.map((t) => constData(t.closed.consts[i])), i));
   return {
     jaxpr: main,
@@ -93,8 +104,14 @@ export function batchProgram(traces: { batch: number; closed: ClosedJaxpr }[]): 
       if (!s) throw new Error(`onnx lowering: internal: no shape for ${v.toString()}`);
       return s;
     },
-    params: (i) => params[i],
+    params: (e) => params.get(e) ?? e.params,
   };
+}
+
+/** The equations of a program, nested ones included, as a string to compare traces by. */
+function structure(j: Jaxpr): string {
+  const eqn = (e: Eqn): string => `${e.primitive}/${e.inputs.length}/${e.outBinders.length}${subJaxpr(e) ? `{${structure(subJaxpr(e)!)}}` : ""}`;
+  return `${j.inBinders.length}|${j.eqns.map(eqn).join(",")}|${j.outs.length}`;
 }
 
 /** Fit every number of a parameter tree across traces. */

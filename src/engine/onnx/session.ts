@@ -4,6 +4,7 @@ import * as ort from "onnxruntime-node";
 import { withConvForm, type ConvForm } from "../../model/conv.js";
 import type { DType } from "./graph.js";
 import { lowerJaxpr, type LowerOptions } from "./lower.js";
+import { Spec } from "./spec.js";
 
 /**
  * Compile a jax-js function to an ONNX Runtime session: trace it with
@@ -45,15 +46,6 @@ export interface CompileOptions extends Pick<LowerOptions, "inputNames" | "outpu
    * (default; ONNX Runtime's Conv beats im2col there) or "im2col".
    */
   convForm?: ConvForm;
-}
-
-/** A traced argument without data (a leaf of the argument tree for makeJaxpr). */
-class Spec {
-  constructor(
-    readonly shape: number[],
-    readonly dtype: DType,
-    readonly weakType = false,
-  ) {}
 }
 
 const isSpecLike = (x: unknown): x is ArgSpec =>
