@@ -3,8 +3,9 @@
  * (issue 8 item 5): im2col (a dense layer over 9 windows) or lax.conv, for
  * the forward pass and the train step (forward + grad + Adam + EMA), on
  * jax-js jit and on ONNX Runtime (the lowered program). One interleaved run:
- * every repeat times each of the 8 programs once; medians are printed with
- * the load average.
+ * every repeat times each of the 8 programs once; medians of wall time and
+ * of this process's CPU time per call are printed with the load average (on
+ * a busy machine the CPU time is the steadier measure of the work).
  *
  *   node --import tsx bench/conv-form.ts [--batch 64] [--side 28] [--repeats 5] [--threads N] [--channels 8,16,32] [--skip-jax]
  */
@@ -64,16 +65,19 @@ for (const form of ["im2col", "conv"] as ConvForm[]) {
 const load = () => os.loadavg().map((l) => l.toFixed(2)).join(" ");
 console.log(`UNet channels [${channels}], batch ${B}, ${side}x${side}, ONNX Runtime threads ${threads}; load average before: ${load()}`);
 for (const p of programs) await p.run(); // warm-up (jax-js compiles here)
-const times = new Map<string, number[]>(programs.map((p) => [p.name, []]));
+const times = new Map<string, { wall: number[]; cpu: number[] }>(programs.map((p) => [p.name, { wall: [], cpu: [] }]));
 for (let r = 0; r < repeats; r++) {
   for (const p of programs) {
+    const c0 = process.cpuUsage();
     const t0 = performance.now();
     await p.run();
-    times.get(p.name)!.push((performance.now() - t0) / 1000);
+    const c = process.cpuUsage(c0);
+    times.get(p.name)!.wall.push((performance.now() - t0) / 1000);
+    times.get(p.name)!.cpu.push((c.user + c.system) / 1000);
   }
 }
 const median = (v: number[]) => [...v].sort((a, b) => a - b)[Math.floor(v.length / 2)];
-console.log("program                         calls/s   (median of", repeats, "interleaved repeats)");
-for (const [name, t] of times) console.log(`${name.padEnd(30)} ${(1 / median(t)).toFixed(3).padStart(8)}`);
+console.log(`program                         calls/s   CPU ms/call   (medians of ${repeats} interleaved repeats)`);
+for (const [name, t] of times) console.log(`${name.padEnd(30)} ${(1 / median(t.wall)).toFixed(3).padStart(8)} ${median(t.cpu).toFixed(0).padStart(12)}`);
 console.log(`load average after: ${load()}`);
 for (const p of onnx) await p.release();
