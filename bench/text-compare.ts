@@ -13,13 +13,6 @@
  */
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { disposeModel, loadModel } from "../src/cli/pipeline.js";
-import type { TextDataSet } from "../src/cli/entries/text.js";
-import { uniformGrid } from "../src/core/grid.js";
-import { Rng } from "../src/core/rng.js";
-import { decode } from "../src/data/text.js";
-import type { EncodingProcess } from "../src/processes/encoding.js";
-import { sampleDpmSolver2M } from "../src/samplers/dpm-solver.js";
 import { arg, udm } from "./udm.js";
 import { loadCheckpoint } from "../src/train/checkpoint.js";
 
@@ -48,21 +41,6 @@ interface Row {
   samples: Record<string, string[]>;
 }
 
-/** Encoding in continuous time: DPM-Solver++(2M) on the PF-ODE with the mean E[E(x0) | x_t], then the nearest tokens. */
-async function solverSamples(dir: string, n: number, nfe: number): Promise<string[]> {
-  const model = await loadModel(dir);
-  try {
-    const proc = model.setup.process as EncodingProcess;
-    const L = model.data.train.shape[1];
-    const { x } = await sampleDpmSolver2M({ schedule: proc.schedule, denoiser: model.denoiser, grid: uniformGrid(nfe), x1: proc.prior([n, L], new Rng(1)) });
-    const ids = proc.decode(x);
-    const chars = (model.data as TextDataSet).chars;
-    return Array.from({ length: n }, (_, b) => decode(ids.data.subarray(b * L, b * L + L), { chars }).replace(/\n/g, "⏎"));
-  } finally {
-    disposeModel(model);
-  }
-}
-
 const rows: Row[] = [];
 mkdirSync(OUT, { recursive: true });
 for (const p of processes) {
@@ -75,13 +53,12 @@ for (const p of processes) {
   const trainSec = (performance.now() - t0) / 1000;
   const report = JSON.parse((await udm(["eval", "--checkpoint", dir, "-n", "4", "--steps", "16", "--nll", "--nll-rows", nllRows, "--json"])).at(-1)!);
   const samples: Record<string, string[]> = {};
-  const settings: [string, string[]][] = [["r = 0", ["--r", "0"]], ["r = 1", ["--r", "1"]], ...(p === "encode" ? [["ddpm", ["--preset", "ddpm"]] as [string, string[]]] : [])];
+  const settings: [string, string[]][] = [["r = 0", ["--r", "0"]], ["r = 1", ["--r", "1"]], ...(p === "encode" ? ([["ddpm", ["--preset", "ddpm"]], ["dpm-solver++", ["--sampler", "dpm-solver++"]]] as [string, string[]][]) : [])];
   for (const [label, flags] of settings) {
     const out = join(dir, `samples-${label.replace(/[^a-z0-9]+/g, "")}`);
     await udm(["sample", "--checkpoint", dir, "-n", "3", "--steps", steps, ...flags, "--out", out]);
     samples[label] = readFileSync(join(out, "samples.txt"), "utf8").trimEnd().split("\n");
   }
-  if (p === "encode") samples["dpm-solver++ 20"] = await solverSamples(dir, 3, 20);
   rows.push({ process: p, steps: loadCheckpoint(dir).config.step, seconds: trainSec, bits: report.bitsPerDim, stderr: report.bitsPerDimStderr, method: report.nllMethod, samples });
 }
 

@@ -9,7 +9,7 @@ import { loadCheckpoint } from "../src/train/checkpoint.js";
 // `udm train --process encode` on text, then sample (presets, --r, infill) and
 // eval --nll; and --nll for replacement. Tiny models: this checks the
 // plumbing, not quality (bench/text-compare.ts measures that).
-test("CLI: encode on text:carroll-alice trains, samples (ddpm, ddim, --r, infill), and reports bits/char; replace reports its bound", async () => {
+test("CLI: encode on text:carroll-alice trains, samples (ddpm, ddim, --r, DPM-Solver++ on E[E(x0) | x_t], infill), and reports bits/char; replace reports its bound", async () => {
   const dir = mkdtempSync(join(tmpdir(), "udm-encode-"));
   const logs: string[] = [];
   const log = console.log;
@@ -21,7 +21,8 @@ test("CLI: encode on text:carroll-alice trains, samples (ddpm, ddim, --r, infill
     const ck = loadCheckpoint(join(dir, "e"));
     assert.deepEqual(ck.params["encoder.emb"].shape.slice(1), [8]);
     assert.ok(Object.keys(ck.params).some((k) => k.startsWith("block0.")));
-    for (const [flags, label] of [[[], "ddpm"], [["--preset", "ddim", "--eta", "0.5"], "ddim (eta = 0.5)"], [["--r", "0.3"], "r = 0.3"]] as const) {
+    const settings = [[[], "ddpm"], [["--preset", "ddim", "--eta", "0.5"], "ddim (eta = 0.5)"], [["--r", "0.3"], "r = 0.3"], [["--sampler", "dpm-solver++"], "dpm-solver++"]] as const;
+    for (const [flags, label] of settings) {
       logs.length = 0;
       assert.equal(await main(["sample", "--checkpoint", join(dir, "e"), "-n", "3", "--steps", "6", ...flags, "--out", join(dir, "s")]), 0);
       const rows = readFileSync(join(dir, "s", "samples.txt"), "utf8").trimEnd().split("\n");
