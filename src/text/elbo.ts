@@ -1,7 +1,7 @@
 import { type Time, type TimeDomain } from "../core/process.js";
 import { Rng } from "../core/rng.js";
 import type { Schedule } from "../core/schedule.js";
-import { tensor, type Tensor } from "../core/tensor.js";
+import { gatherBatch, tensor, type Tensor } from "../core/tensor.js";
 import { choose } from "../processes/tokens.js";
 import type { CategoricalModel } from "./denoiser.js";
 
@@ -106,40 +106,52 @@ export function scheduleSlope(m: (t: number) => number, t: number, h = 1e-5): nu
   return (m(b) - m(a)) / (b - a);
 }
 
-/** Monte Carlo NELBO of a categorical model on held-out sequences [M, L] (see the file comment). */
-export async function maskingNelbo(model: CategoricalModel, process: MaskingLike, data: Tensor, opts: NelboOptions): Promise<NelboResult> {
+/**
+ * The Monte Carlo driver of the NELBO estimators (masking here, replacement
+ * and encoding beside): S = M * samplesPerSeq estimates, estimate s for row
+ * s % M at a level u_s stratified over S equal strata of (0, 1) (estimate s
+ * gets stratum perm[s]). `estimate(x0, u)` returns the nats of one batch of
+ * rows [n, L] at levels u; the result carries the stratified standard error.
+ */
+export async function stratifiedNelbo(data: Tensor, opts: NelboOptions, estimate: (x0: Tensor, u: Float64Array) => Promise<Float64Array>): Promise<NelboResult> {
   const [M, L] = data.shape;
-  const V = model.vocab;
-  const reps = opts.samplesPerSeq ?? 1;
-  const estimator = opts.estimator ?? "count";
+  const S = M * (opts.samplesPerSeq ?? 1);
   const batch = opts.batch ?? 256;
   const rng = opts.rng;
-  const m = (t: number) => process.schedule.m(t);
-  const maskId = process.maskId;
-  if (maskId === null) throw new Error("maskingNelbo: the process has no [MASK] id; the ELBO here is the masking one");
-  const S = M * reps;
-  // Stratified levels: estimate s gets the stratum perm[s] of S equal strata of (0, 1).
   const perm = rng.permutation(S);
   const est = new Float64Array(S);
   for (let s0 = 0; s0 < S; s0 += batch) {
     const n = Math.min(batch, S - s0);
-    const xt = new Float32Array(n * L);
+    const x0 = gatherBatch(data, Uint32Array.from({ length: n }, (_, j) => (s0 + j) % M));
+    const u = Float64Array.from({ length: n }, (_, j) => (perm[s0 + j] + rng.uniform()) / S);
+    est.set(await estimate(x0, u), s0);
+  }
+  return nelboSummary(est, L, perm);
+}
+
+/** Monte Carlo NELBO of a categorical model on held-out sequences [M, L] (see the file comment). */
+export async function maskingNelbo(model: CategoricalModel, process: MaskingLike, data: Tensor, opts: NelboOptions): Promise<NelboResult> {
+  const L = data.shape[1];
+  const V = model.vocab;
+  const estimator = opts.estimator ?? "count";
+  const rng = opts.rng;
+  const m = (t: number) => process.schedule.m(t);
+  const maskId = process.maskId;
+  if (maskId === null) throw new Error("maskingNelbo: the process has no [MASK] id; the ELBO here is the masking one");
+  return stratifiedNelbo(data, opts, async (x0, u) => {
+    const n = x0.shape[0];
+    const xt = Float32Array.from(x0.data);
     const ts = new Float32Array(n);
     const weight = new Float64Array(n);
     for (let j = 0; j < n; j++) {
-      const s = s0 + j;
-      const row = s % M;
-      const q = (perm[s] + rng.uniform()) / S;
-      const x0 = data.data.subarray(row * L, row * L + L);
-      xt.set(x0, j * L);
       if (estimator === "count") {
-        const k = 1 + Math.min(L - 1, Math.floor(q * L));
+        const k = 1 + Math.min(L - 1, Math.floor(u[j] * L));
         const masked = rng.permutation(L).subarray(0, k);
         for (const i of masked) xt[j * L + i] = maskId;
         ts[j] = inverseSchedule(m, k / L);
         weight[j] = L / k;
       } else {
-        const t = Math.max(q, 1e-6);
+        const t = Math.max(u[j], 1e-6);
         const mt = m(t);
         for (let i = 0; i < L; i++) if (rng.uniform() < mt) xt[j * L + i] = maskId;
         ts[j] = t;
@@ -147,16 +159,12 @@ export async function maskingNelbo(model: CategoricalModel, process: MaskingLike
       }
     }
     const logp = await model.logProbs(tensor([n, L], xt), ts);
-    for (let j = 0; j < n; j++) {
-      const row = (s0 + j) % M;
+    return Float64Array.from({ length: n }, (_, j) => {
       let f = 0;
-      for (let i = 0; i < L; i++) {
-        if (xt[j * L + i] === maskId) f -= logp[(j * L + i) * V + data.data[row * L + i]];
-      }
-      est[s0 + j] = weight[j] * f;
-    }
-  }
-  return nelboSummary(est, L, perm);
+      for (let i = j * L; i < (j + 1) * L; i++) if (xt[i] === maskId) f -= logp[i * V + x0.data[i]];
+      return weight[j] * f;
+    });
+  });
 }
 
 /**

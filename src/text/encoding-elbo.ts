@@ -1,9 +1,8 @@
-import type { Rng } from "../core/rng.js";
 import type { NoiseSchedule } from "../core/schedule.js";
-import { gatherBatch, type Tensor } from "../core/tensor.js";
+import type { Tensor } from "../core/tensor.js";
 import type { EncodingProcess } from "../processes/encoding.js";
 import type { CategoricalModel } from "./denoiser.js";
-import { nelboSummary, type NelboResult } from "./elbo.js";
+import { stratifiedNelbo, type NelboOptions, type NelboResult } from "./elbo.js";
 import { expectedEmbedding } from "./encoding.js";
 
 /**
@@ -32,12 +31,7 @@ import { expectedEmbedding } from "./encoding.js";
  * bound on q_theta's own likelihood, it is >= the entropy of the data on
  * average for any model.
  */
-export interface EncodingNelboOptions {
-  rng: Rng;
-  /** Monte Carlo estimates per sequence (default 1). */
-  samplesPerSeq?: number;
-  /** Rows per model call (default 256). */
-  batch?: number;
+export interface EncodingNelboOptions extends Omit<NelboOptions, "estimator"> {
   /** t0, where the decoder term is taken (default 1e-3). */
   tMin?: number;
   /** Below this log-SNR the diffusion integrand is bounded, not sampled (default -20). */
@@ -85,26 +79,19 @@ function logisticOn(mu: number, s: number, lo: number, hi: number) {
   };
 }
 
-/** Mean squared distance between two different rows of the encoder. */
-function meanSquaredDistance(p: EncodingProcess): number {
+/** The largest and the mean squared distance between two different rows of the encoder. */
+function distances(p: EncodingProcess): { max: number; meanSq: number } {
   const { vocab: V, dim: d, table } = p.encoder;
-  let total = 0;
-  for (let v = 0; v < V; v++) for (let w = v + 1; w < V; w++) for (let j = 0; j < d; j++) total += (table[v * d + j] - table[w * d + j]) ** 2;
-  return total / ((V * (V - 1)) / 2);
-}
-
-/** The largest distance between two rows of the encoder. */
-function diameter(p: EncodingProcess): number {
-  const { vocab: V, dim: d, table } = p.encoder;
-  let best = 0;
+  let max = 0, total = 0;
   for (let v = 0; v < V; v++) {
     for (let w = v + 1; w < V; w++) {
       let sq = 0;
       for (let j = 0; j < d; j++) sq += (table[v * d + j] - table[w * d + j]) ** 2;
-      best = Math.max(best, sq);
+      max = Math.max(max, sq);
+      total += sq;
     }
   }
-  return Math.sqrt(best);
+  return { max: Math.sqrt(max), meanSq: total / ((V * (V - 1)) / 2) };
 }
 
 /**
@@ -113,12 +100,10 @@ function diameter(p: EncodingProcess): number {
  * [B, L, V]: a trained network through onVectors, or the exact oracle.
  */
 export async function encodingNelbo(model: CategoricalModel, process: EncodingProcess, data: Tensor, opts: EncodingNelboOptions): Promise<NelboResult> {
-  const [M, L] = data.shape;
+  const L = data.shape[1];
   const { schedule } = process;
   const { vocab: V, dim: d } = process.encoder;
   if (model.vocab !== V) throw new Error(`encoding NELBO: the model predicts ${model.vocab} tokens, the encoder has ${V}`);
-  const reps = opts.samplesPerSeq ?? 1;
-  const batch = opts.batch ?? 256;
   const tMin = opts.tMin ?? 1e-3;
   const rng = opts.rng;
   if (!(tMin > 0 && tMin < 1)) throw new Error(`encoding NELBO: tMin must lie in (0, 1), got ${tMin}`);
@@ -127,24 +112,20 @@ export async function encodingNelbo(model: CategoricalModel, process: EncodingPr
   const lambdaC = Math.max(lambda1, opts.lambdaFloor ?? -20);
   if (!(lambda0 > lambdaC)) throw new Error(`encoding NELBO: log SNR at tMin = ${tMin} is ${lambda0}, not above ${lambdaC}`);
   const tC = lambdaC > lambda1 ? timeOfLogSnr(schedule, lambdaC, tMin, 1) : 1;
-  const D = diameter(process);
+  const { max: D, meanSq } = distances(process);
   const tail = 0.5 * (Math.exp(lambdaC) - Math.exp(lambda1)) * L * D * D;
   const snr1 = Math.exp(lambda1);
-  const proposal = logisticOn(opts.center ?? Math.log(8 / meanSquaredDistance(process)), opts.scale ?? 2, lambdaC, lambda0);
-  const S = M * reps;
-  const perm = rng.permutation(S);
-  const est = new Float64Array(S);
-  for (let s0 = 0; s0 < S; s0 += batch) {
-    const n = Math.min(batch, S - s0);
-    const x0 = gatherBatch(data, Uint32Array.from({ length: n }, (_, j) => (s0 + j) % M));
+  const proposal = logisticOn(opts.center ?? Math.log(8 / meanSq), opts.scale ?? 2, lambdaC, lambda0);
+  return stratifiedNelbo(data, opts, async (x0, u) => {
+    const n = x0.shape[0];
     const e0 = process.embed(x0);
-    const lambdas = Float64Array.from({ length: n }, (_, j) => proposal.draw((perm[s0 + j] + rng.uniform()) / S));
+    const lambdas = Float64Array.from(u, (uj) => proposal.draw(uj));
     const ts = Float32Array.from(lambdas, (l) => timeOfLogSnr(schedule, l, tMin, tC));
     const zt = process.forward(x0, ts, process.noise(x0.shape, rng));
     const xhat = expectedEmbedding(await model.logProbs(zt, ts), [n, L], process.encoder);
     const t0 = new Float32Array(n).fill(tMin);
     const dec = await model.logProbs(process.forward(x0, t0, process.noise(x0.shape, rng)), t0);
-    for (let j = 0; j < n; j++) {
+    return Float64Array.from({ length: n }, (_, j) => {
       let sq = 0, prior = 0, nll = 0;
       for (let k = j * L * d; k < (j + 1) * L * d; k++) {
         sq += (e0.data[k] - xhat.data[k]) ** 2;
@@ -153,8 +134,7 @@ export async function encodingNelbo(model: CategoricalModel, process: EncodingPr
       for (let i = j * L; i < (j + 1) * L; i++) nll -= dec[i * V + x0.data[i]];
       // The sampled t is float32: weigh by the SNR actually used.
       const snr = schedule.a(ts[j]) ** 2 / schedule.b(ts[j]) ** 2;
-      est[s0 + j] = (0.5 * snr * sq) / proposal.density(lambdas[j]) + tail + 0.5 * snr1 * prior + nll;
-    }
-  }
-  return nelboSummary(est, L, perm);
+      return (0.5 * snr * sq) / proposal.density(lambdas[j]) + tail + 0.5 * snr1 * prior + nll;
+    });
+  });
 }

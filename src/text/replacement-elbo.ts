@@ -3,7 +3,7 @@ import { tensor, type Tensor } from "../core/tensor.js";
 import { stringAt } from "../oracles/enumerable.js";
 import type { CategoricalModel } from "./denoiser.js";
 import { M_MIN } from "./replacement-loss.js";
-import { inverseSchedule, nelboSummary, type NelboOptions, type NelboResult } from "./elbo.js";
+import { inverseSchedule, stratifiedNelbo, type NelboOptions, type NelboResult } from "./elbo.js";
 
 /**
  * The negative ELBO of replacement diffusion ("uniform" variant), in
@@ -135,43 +135,27 @@ function decoderNll(logp: Float32Array, off: number, x0: ArrayLike<number>, V: n
 export async function replacementNelbo(model: CategoricalModel, process: ReplacementLike, data: Tensor, opts: ReplacementNelboOptions): Promise<NelboResult> {
   const mMin = opts.mMin ?? M_MIN;
   const alpha1 = checkLevels(process, mMin);
-  const [M, L] = data.shape;
+  const L = data.shape[1];
   const V = process.vocab;
   if (model.vocab !== V) throw new Error(`replacement NELBO: the model predicts ${model.vocab} tokens, the process has ${V}`);
-  const reps = opts.samplesPerSeq ?? 1;
-  const batch = opts.batch ?? 256;
   const rng = opts.rng;
   const m = (t: number) => process.schedule.m(t);
   const tMin = inverseSchedule(m, mMin);
-  const corrupt = (out: Float32Array, at: number, row: number, level: number) => {
-    for (let i = 0; i < L; i++) out[at + i] = rng.uniform() < level ? rng.int(V) : data.data[row * L + i];
-  };
-  const S = M * reps;
-  const perm = rng.permutation(S);
-  const est = new Float64Array(S);
-  for (let s0 = 0; s0 < S; s0 += batch) {
-    const n = Math.min(batch, S - s0);
-    const xt = new Float32Array(n * L);
-    const xMin = new Float32Array(n * L);
-    const ts = new Float32Array(n);
-    const levels = Array.from({ length: n }, (_, j) => levelAt((perm[s0 + j] + rng.uniform()) / S, mMin, alpha1));
-    for (let j = 0; j < n; j++) {
-      const row = (s0 + j) % M;
-      ts[j] = inverseSchedule(m, 1 - levels[j].alpha);
-      corrupt(xt, j * L, row, 1 - levels[j].alpha);
-      corrupt(xMin, j * L, row, mMin);
-    }
-    const logp = await model.logProbs(tensor([n, L], xt), ts);
-    const dec = await model.logProbs(tensor([n, L], xMin), tMin);
-    for (let j = 0; j < n; j++) {
-      const row = (s0 + j) % M;
-      const x0 = data.data.subarray(row * L, row * L + L);
+  /** x0 with each token replaced by a uniform one with probability `level`. */
+  const corrupt = (x0: Tensor, level: (j: number) => number) => tensor(x0.shape, x0.data.map((v, i) => (rng.uniform() < level(Math.floor(i / L)) ? rng.int(V) : v)));
+  return stratifiedNelbo(data, opts, async (x0, u) => {
+    const n = x0.shape[0];
+    const levels = Array.from(u, (uj) => levelAt(uj, mMin, alpha1));
+    const xt = corrupt(x0, (j) => 1 - levels[j].alpha);
+    const logp = await model.logProbs(xt, Float32Array.from(levels, (l) => inverseSchedule(m, 1 - l.alpha)));
+    const dec = await model.logProbs(corrupt(x0, () => mMin), tMin);
+    return Float64Array.from({ length: n }, (_, j) => {
+      const row = x0.data.subarray(j * L, (j + 1) * L);
       const { alpha, jacobian } = levels[j];
-      const g = scoreEntropy(logp, j * L, x0, xt.subarray(j * L, j * L + L), alpha, V);
-      est[s0 + j] = (jacobian * g) / alpha + decoderNll(dec, j * L, x0, V) + priorKl(alpha1, V, L);
-    }
-  }
-  return nelboSummary(est, L, perm);
+      const g = scoreEntropy(logp, j * L, row, xt.data.subarray(j * L, (j + 1) * L), alpha, V);
+      return (jacobian * g) / alpha + decoderNll(dec, j * L, row, V) + priorKl(alpha1, V, L);
+    });
+  });
 }
 
 /**
