@@ -83,6 +83,7 @@ await s.page.click("button[data-panel=images]");
 await call("images", "sample", { model: "mnist-gaussian", steps: 2, count: 16, r: 0 }); // compile
 const img = await call<{ seconds: number; images: number }>("images", "sample", { model: "mnist-gaussian", steps: 20, count: 16, r: 0 });
 if (shots) {
+  await call("images", "sample", { model: "mnist-mask", steps: 28, count: 20, r: 0, digit: "all", guidance: 1 });
   await call("images", "paintBox", 4, 14, 24, 24);
   await call("images", "inpaint");
   await s.page.locator("#images").screenshot({ path: `${shots}/playground-images.png` });

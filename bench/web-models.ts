@@ -18,7 +18,7 @@ import { mnist } from "../src/data/mnist.js";
 import { loadText } from "../src/data/text.js";
 import { fromParams } from "../src/train/checkpoint.js";
 import { encodeSafetensors } from "../src/train/safetensors.js";
-import { train } from "../src/train/train.js";
+import { train, type ClassLabels } from "../src/train/train.js";
 import { imageSetup, textSetup, type ImageSpec, type ModelFile, type Setup, type TextSpec } from "../web/src/recipes.js";
 
 const OUT = "web/public/models";
@@ -28,21 +28,27 @@ const TEXT_LENGTH = 32;
 interface Job {
   title: string;
   spec: ImageSpec | TextSpec;
-  data: () => { train: Tensor; setup: Setup; name: string };
+  data: () => { train: Tensor; setup: Setup; name: string; labels?: ClassLabels };
   batchSize: number;
   lr: number;
 }
 
-const images = () => mnist().images;
-const imageJob = (recipe: ImageSpec["recipe"], title: string): Job => {
-  const spec: ImageSpec = { kind: "image", recipe, channels: [8, 16, 32] };
-  return { title, spec, batchSize: 16, lr: 2e-3, data: () => { const x = images(); return { train: x, setup: imageSetup(spec, x), name: "mnist" }; } };
+/** Class-conditional MNIST models (10 digits, the null label 10% of the time) for class picking and guidance. */
+const imageJob = (recipe: ImageSpec["recipe"], title: string, levels?: number): Job => {
+  const spec: ImageSpec = { kind: "image", recipe, channels: [8, 16, 32], classes: 10, ...(levels ? { levels } : {}) };
+  return {
+    title, spec, batchSize: 16, lr: 2e-3,
+    data: () => {
+      const d = mnist();
+      return { train: d.images, setup: imageSetup(spec, d.images), name: "mnist", labels: { ids: d.labels, classes: 10, drop: 0.1 } };
+    },
+  };
 };
 
 const JOBS: Record<string, Job> = {
   "mnist-gaussian": imageJob("gaussian", "MNIST, Gaussian noise"),
   "mnist-heat": imageJob("heat", "MNIST, heat dissipation"),
-  "mnist-mask": imageJob("pixel-mask", "MNIST, pixel masking"),
+  "mnist-mask": imageJob("pixel-mask", "MNIST, pixel masking", 16),
   "text-mask": textJob("mask", "masking"),
   "text-replace": textJob("replace", "uniform replacement"),
 };
@@ -65,12 +71,12 @@ mkdirSync(OUT, { recursive: true });
 writeDigits();
 for (const name of names.length ? names : Object.keys(JOBS)) {
   const job = JOBS[name];
-  const { train: data, setup, name: dataName } = job.data();
+  const { train: data, setup, name: dataName, labels } = job.data();
   const t0 = performance.now();
   let last = 0;
   const res = await train({
     process: setup.process, network: setup.network, objective: setup.objective, data, steps: 1_000_000, batchSize: job.batchSize, lr: job.lr, warmup: 50,
-    emaDecay: 0.98, seed: 0, maxSeconds: seconds,
+    emaDecay: 0.98, seed: 0, maxSeconds: seconds, labels,
     onProgress: (p) => {
       if (p.step - last >= 100) {
         last = p.step;

@@ -66,12 +66,17 @@ test("2-D: dragging over the data chart draws a data set; the forward animation 
   assert.deepEqual(s.errors, []);
 });
 
-test("images: a grid renders from a shipped MNIST checkpoint; inpainting keeps the unpainted pixels", async () => {
+test("images: a grid renders from a shipped MNIST checkpoint, per digit with guidance too; inpainting keeps the unpainted pixels", async () => {
   await s.page.click("button[data-panel=images]");
   const res = await udm<{ images: number }>("images", "sample", { model: "mnist-mask", steps: 6, count: 8 });
   assert.equal(res?.images, 8, (await s.page.textContent("#i-status")) ?? "");
   const size = await s.page.$eval("#i-grid", (c) => [(c as HTMLCanvasElement).width, (c as HTMLCanvasElement).height]);
   assert.deepEqual(size, [3 * (8 * 30 + 2), 3 * 32], "8 digits in a row, scale 3");
+  // Class-conditional: one image per digit, with guidance (two forward passes per step).
+  const per = await udm<{ images: number }>("images", "sample", { model: "mnist-gaussian", steps: 3, count: 10, digit: "all", guidance: 1 });
+  assert.equal(per?.images, 10, (await s.page.textContent("#i-status")) ?? "");
+  assert.match((await s.page.textContent("#i-status")) ?? "", /digit 0-9, guidance 1/);
+  await udm("images", "sample", { model: "mnist-mask", steps: 2, count: 8, digit: "any" });
   await udm("images", "paintBox", 6, 14, 22, 24);
   const out = await s.page.evaluate(async () => {
     const u = (window as unknown as { udm: { images: { inpaint(): Promise<{ data: Float32Array } | undefined>; digit(): { data: Float32Array }; mask(): Uint8Array } } }).udm.images;

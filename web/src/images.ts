@@ -4,6 +4,7 @@ import { Rng } from "../../src/core/rng.js";
 import { sample } from "../../src/core/sampler.js";
 import { gatherBatch, tensor, type Tensor } from "../../src/core/tensor.js";
 import { inpaint } from "../../src/images/inpaint.js";
+import type { ClassCondition } from "../../src/train/network-denoiser.js";
 import type { Params } from "../../src/train/types.js";
 import { loadDigits, loadModel } from "./models.js";
 import { drawImages } from "./pixels.js";
@@ -36,6 +37,8 @@ export function imagesPanel(root: HTMLElement) {
   const rIn = slider(mc, "r", "i-r", 0, 0, 1, 0.05);
   const stepsIn = numberInput(mc, "sampling steps", "i-steps", 20, 1, 1000);
   const countIn = numberInput(mc, "images", "i-count", 16, 1, 64);
+  const classSel = select(mc, "digit", "i-class", [["any", "any (unconditional)"], ["all", "0-9, one per image"], ...Array.from({ length: 10 }, (_, d) => [String(d), String(d)] as [string, string])], "any");
+  const guideIn = slider(mc, "guidance w", "i-guidance", 0, 0, 4, 0.5);
   modelCard.append(mc);
   const info = el("p", { class: "hint", id: "i-info" }, "loading…");
   const mb = el("div", { class: "buttons" });
@@ -82,7 +85,9 @@ export function imagesPanel(root: HTMLElement) {
       const setup = imageSetup(file.spec as ImageSpec, digits);
       if (loaded) tree.dispose(loaded.params);
       loaded = { name, file, params, setup };
-      info.textContent = `${setup.label}: UNet ${JSON.stringify((file.spec as ImageSpec).channels)}, trained ${file.training.steps} steps (${file.training.seconds} s, batch ${file.training.batchSize}) on ${file.training.data} by: ${file.command}`;
+      const spec = file.spec as ImageSpec;
+      classSel.disabled = guideIn.disabled = !spec.classes;
+      info.textContent = `${setup.label}: UNet ${JSON.stringify(spec.channels)}${spec.classes ? ", class-conditional" : ""}, trained ${file.training.steps} steps (${file.training.seconds} s, batch ${file.training.batchSize}) on ${file.training.data} by: ${file.command}`;
       return loaded;
     })();
     try {
@@ -97,10 +102,10 @@ export function imagesPanel(root: HTMLElement) {
     try {
       const m = await ensure();
       const n = readNumber(countIn, "images"), steps = readNumber(stepsIn, "sampling steps"), r = Number(rIn.value);
-      const denoiser = m.setup.denoiser(m.params);
+      const denoiser = m.setup.denoiser(m.params, condition(m, n));
       const rng = new Rng(Date.now() % 100000);
       const t0 = performance.now();
-      const cols = Math.min(8, n);
+      const cols = classSel.value === "all" ? Math.min(10, n) : Math.min(8, n);
       try {
         const x = await sample({
           process: m.setup.process, denoiser, grid: uniformGrid(steps), r, rng, x1: m.setup.process.prior([n, 1, 28, 28], rng),
@@ -112,7 +117,8 @@ export function imagesPanel(root: HTMLElement) {
         });
         const seconds = (performance.now() - t0) / 1000;
         drawImages(grid, m.setup.finish(x), cols, SCALE);
-        status.textContent = `${n} samples, ${steps} steps, r = ${r}: ${seconds.toFixed(1)} s (${(n / seconds).toFixed(1)} images/s)`;
+        const what = classSel.value === "any" || !(m.file.spec as ImageSpec).classes ? "" : `digit ${classSel.value === "all" ? "0-9" : classSel.value}, guidance ${guideIn.value}, `;
+        status.textContent = `${n} samples, ${what}${steps} steps, r = ${r}: ${seconds.toFixed(1)} s (${(n / seconds).toFixed(1)} images/s)`;
         return { seconds, images: n };
       } finally {
         denoiser.dispose();
@@ -123,6 +129,16 @@ export function imagesPanel(root: HTMLElement) {
     } finally {
       sampleBtn.disabled = false;
     }
+  }
+
+  /** The class picked (or none), with guidance, for a class-conditional model. */
+  function condition(m: Loaded, n: number): ClassCondition | undefined {
+    const classes = (m.file.spec as ImageSpec).classes;
+    if (!classes) return undefined;
+    const w = Number(guideIn.value);
+    if (classSel.value === "any") return { label: classes, classes };
+    if (classSel.value === "all") return { label: Float32Array.from({ length: n }, (_, i) => i % classes), classes, guidance: w };
+    return { label: Number(classSel.value), classes, guidance: w };
   }
 
   async function refreshDigit(): Promise<void> {
@@ -178,7 +194,7 @@ export function imagesPanel(root: HTMLElement) {
       const n = 8, steps = readNumber(stepsIn, "sampling steps"), r = Number(rIn.value);
       const known = tensor([n, 1, 28, 28], Float32Array.from({ length: n * 784 }, (_, i) => currentDigit!.data[i % 784]));
       const keep = tensor([1, 1, 28, 28], Float32Array.from(mask, (v) => 1 - v));
-      const denoiser = m.setup.denoiser(m.params);
+      const denoiser = m.setup.denoiser(m.params, condition(m, n));
       const rng = new Rng(11);
       const t0 = performance.now();
       try {
@@ -205,7 +221,9 @@ export function imagesPanel(root: HTMLElement) {
   void refreshDigit();
 
   return {
-    sample: async (opts: { model?: string; steps?: number; count?: number; r?: number } = {}) => {
+    sample: async (opts: { model?: string; steps?: number; count?: number; r?: number; digit?: string; guidance?: number } = {}) => {
+      if (opts.digit !== undefined) classSel.value = opts.digit;
+      if (opts.guidance !== undefined) guideIn.value = String(opts.guidance);
       if (opts.model && opts.model !== modelSel.value) {
         modelSel.value = opts.model;
         await refreshDigit();

@@ -2,8 +2,8 @@ import type { Denoiser } from "../../src/core/denoiser.js";
 import type { Process } from "../../src/core/process.js";
 import { cosine, destruction } from "../../src/core/schedule.js";
 import type { Tensor } from "../../src/core/tensor.js";
-import { imageX0Denoiser, maskDenoiser } from "../../src/images/denoisers.js";
-import { maskedX0Objective, x0Objective } from "../../src/images/objectives.js";
+import { imageX0Denoiser, maskDenoiser, maskLevelsDenoiser } from "../../src/images/denoisers.js";
+import { maskedLevelsObjective, maskedX0Objective, x0Objective } from "../../src/images/objectives.js";
 import { transformer } from "../../src/model/transformer.js";
 import { unet } from "../../src/model/unet.js";
 import { blurProcess, COLD_SIGMA, HOT_SIGMA } from "../../src/processes/blur.js";
@@ -15,7 +15,7 @@ import { replacement } from "../../src/processes/replacement.js";
 import type { TokenProcess } from "../../src/processes/tokens.js";
 import { categoricalDenoiser, networkCategorical } from "../../src/text/denoiser.js";
 import { tokenObjective } from "../../src/text/objective.js";
-import { gaussianDenoiser } from "../../src/train/network-denoiser.js";
+import { gaussianDenoiser, type ClassCondition } from "../../src/train/network-denoiser.js";
 import { gaussianObjective } from "../../src/train/objectives.js";
 import type { Network, Objective, Params } from "../../src/train/types.js";
 
@@ -35,6 +35,10 @@ export interface ImageSpec {
   recipe: ImageRecipe;
   /** UNet channels per level, finest first. */
   channels: number[];
+  /** Class-conditional (labels 0..classes-1, null label = classes) for class picking and guidance. */
+  classes?: number;
+  /** Pixel masking: a categorical q(x0 | x_t) over this many pixel levels (absent: the mean, MSE). */
+  levels?: number;
 }
 
 export interface TextSpec {
@@ -64,7 +68,8 @@ export interface Setup {
   process: Process<Tensor, Tensor>;
   objective: Objective<Tensor, Tensor>;
   network: Network;
-  denoiser(params: Params): Denoiser & { dispose(): void };
+  /** The denoiser around trained weights; `cond` picks the class (and guidance) of a class-conditional model. */
+  denoiser(params: Params, cond?: ClassCondition): Denoiser & { dispose(): void };
   /** Drop extra channels of x (pixel masking's mask channel) from a sample. */
   finish(x: Tensor): Tensor;
   /** Inpainting also reveals the known pixels in x_t (pixel masking). */
@@ -78,32 +83,34 @@ export interface Setup {
  * blur and heat, whose prior is F_1 of data rows (it keeps the mean colour).
  */
 export function imageSetup(spec: ImageSpec, data: Tensor): Setup {
-  const channels = spec.channels;
+  const { channels, classes, levels } = spec;
+  const net = (inChannels: number, outLevels?: number) => unet({ inChannels, outChannels: 1, channels, classes, levels: outLevels });
   const id = (x: Tensor) => x;
   const coldHot: [string, number][] = [["r = 0 (cold, deterministic)", 0], ["r = 1 (fresh noise)", 1]];
   switch (spec.recipe) {
     case "gaussian": {
       const p = gaussian(cosine());
       return {
-        label: "Gaussian noise (cosine, v)", process: p, objective: gaussianObjective(p, "v"), network: unet({ inChannels: 1, channels }),
-        denoiser: (w) => gaussianDenoiser(unet({ inChannels: 1, channels }), w, p, "v", { clip: 1 }), finish: id, revealKnown: false,
+        label: "Gaussian noise (cosine, v)", process: p, objective: gaussianObjective(p, "v"), network: net(1),
+        denoiser: (w, cond) => gaussianDenoiser(net(1), w, p, "v", { clip: 1, cond }), finish: id, revealKnown: false,
         presets: [["DDIM (r = 0)", 0], ["DDPM (r = 1)", 1]],
       };
     }
     case "blur":
+    case "heat": {
+      const process = (spec.recipe === "blur" ? blurProcess : heatProcess)({ sigma: spec.recipe === "blur" ? COLD_SIGMA : HOT_SIGMA, data });
       return {
-        label: `blur (cold, sigma ${COLD_SIGMA}, L1)`, process: blurProcess({ sigma: COLD_SIGMA, data }), objective: x0Objective("l1"),
-        network: unet({ inChannels: 1, channels }), denoiser: (w) => imageX0Denoiser(unet({ inChannels: 1, channels }), w), finish: id, revealKnown: false, presets: coldHot,
+        label: spec.recipe === "blur" ? `blur (cold, sigma ${COLD_SIGMA}, L1)` : `heat dissipation (hot, sigma ${HOT_SIGMA}, L1)`, process, objective: x0Objective("l1"),
+        network: net(1), denoiser: (w, cond) => imageX0Denoiser(net(1), w, { cond }), finish: id, revealKnown: false, presets: coldHot,
       };
-    case "heat":
-      return {
-        label: `heat dissipation (hot, sigma ${HOT_SIGMA}, L1)`, process: heatProcess({ sigma: HOT_SIGMA, data }), objective: x0Objective("l1"),
-        network: unet({ inChannels: 1, channels }), denoiser: (w) => imageX0Denoiser(unet({ inChannels: 1, channels }), w), finish: id, revealKnown: false, presets: coldHot,
-      };
+    }
     case "pixel-mask":
       return {
-        label: "pixel masking (linear m)", process: pixelMaskProcess({ schedule: destruction.linear() }), objective: maskedX0Objective("mse"),
-        network: unet({ inChannels: 2, outChannels: 1, channels }), denoiser: (w) => maskDenoiser(unet({ inChannels: 2, outChannels: 1, channels }), w),
+        label: levels ? `pixel masking (linear m, categorical over ${levels} levels)` : "pixel masking (linear m, mean)",
+        process: pixelMaskProcess({ schedule: destruction.linear(), levels }),
+        objective: levels ? maskedLevelsObjective(levels) : maskedX0Objective("mse"),
+        network: net(2, levels),
+        denoiser: (w, cond) => (levels ? maskLevelsDenoiser(net(2, levels), w, levels, { cond }) : maskDenoiser(net(2), w, { cond })),
         finish: unmasked, revealKnown: true, presets: [["r = 0 (reveal by the schedule)", 0], ["r = 1", 1]],
       };
   }
