@@ -223,14 +223,15 @@ export function imagesPanel(root: HTMLElement) {
   return {
     sample: async (opts: { model?: string; steps?: number; count?: number; r?: number; digit?: string; guidance?: number } = {}) => {
       if (opts.digit !== undefined) classSel.value = opts.digit;
-      if (opts.guidance !== undefined) guideIn.value = String(opts.guidance);
+      // Sliders show their value from their input event: fire it as a person's drag would.
+      if (opts.guidance !== undefined) { guideIn.value = String(opts.guidance); guideIn.dispatchEvent(new Event("input")); }
       if (opts.model && opts.model !== modelSel.value) {
         modelSel.value = opts.model;
         await refreshDigit();
       }
       if (opts.steps) stepsIn.value = String(opts.steps);
       if (opts.count) countIn.value = String(opts.count);
-      if (opts.r !== undefined) rIn.value = String(opts.r);
+      if (opts.r !== undefined) { rIn.value = String(opts.r); rIn.dispatchEvent(new Event("input")); }
       return runSample();
     },
     paintBox: (x0: number, y0: number, x1: number, y1: number) => {
