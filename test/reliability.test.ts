@@ -12,7 +12,7 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { chmodSync, copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { chmodSync, copyFileSync, cpSync, lstatSync, readlinkSync, symlinkSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -63,8 +63,9 @@ function snapshot(dir: string): Map<string, string> {
   const walk = (d: string) => {
     for (const name of readdirSync(d).sort()) {
       const p = join(d, name);
-      const st = statSync(p);
-      if (st.isDirectory()) {
+      const st = lstatSync(p);
+      if (st.isSymbolicLink()) out.set(p, `link to ${readlinkSync(p)}`);
+      else if (st.isDirectory()) {
         out.set(p + "/", `mode ${st.mode}`);
         walk(p);
       } else out.set(p, readFileSync(p).toString("base64"));
@@ -132,6 +133,7 @@ before(async () => {
   writeFileSync(at("bad.json"), "{ steps: 3");
   writeFileSync(at("typo.json"), JSON.stringify({ stpes: 3 }));
   writeFileSync(at("a-file"), "not a folder");
+  symlinkSync(at("gone"), at("dangling"));
   mkdirSync(at("empty"));
   mkdirSync(at("readonly"));
   chmodSync(at("readonly"), 0o555);
@@ -196,6 +198,7 @@ const corpus: [string[], number, RegExp][] = [
   [["train", "--out", at("a-file", "run"), "--steps", "5", ...tiny], 2, /--out .*a-file\/run: .*a-file is not a directory$/],
   [["train", "--out", at("readonly", "run"), "--steps", "5", ...tiny], 2, /--out .*readonly\/run: the folder .*readonly is read-only \(mode 555\)$/],
   [["train", "--out", "/proc/udm-run", "--steps", "5", ...tiny], 2, /--out \/proc\/udm-run: the folder \/proc is read-only \(mode 555\)$/],
+  [["train", "--out", at("dangling", "run"), "--steps", "5", ...tiny], 2, /--out .*dangling\/run: the parent folder .*dangling is missing and cannot be made \(it is a link to a missing target\)$/],
   // --resume takes everything from the checkpoint; a differing flag is refused, naming it.
   [["train", "--out", RUN, "--resume", "--schedule", "cosine"], 2, /--schedule cosine conflicts with the checkpoint in .*run, trained with --schedule linear-beta: --resume continues that run as it was/],
   [["train", "--out", RUN, "--resume", "--data", "swissroll"], 2, /--data swissroll conflicts with the checkpoint in .*, trained with --data moons/],

@@ -64,7 +64,7 @@ export function prepareOutFolder(out: string, { flag = "--out", create = true } 
   try {
     writeFileSync(probe, "");
   } catch (e) {
-    throw new UsageError(`${flag} ${out}: ${folderProblem(Object.assign(e as Error, { path: abs }) as WriteError)}`);
+    throw new UsageError(`${flag} ${out}: ${folderProblem(Object.assign(e as Error, { path: probe }) as WriteError)}`);
   } finally {
     rmSync(probe, { force: true });
   }
@@ -98,7 +98,7 @@ function folderProblem(e: WriteError & { path?: string }): string {
     case "EPERM":
       return `the folder ${dirname(where)} is read-only (${e.code})`;
     case "ENOENT":
-      return `the parent folder of ${where} is missing and cannot be made (ENOENT)`;
+      return `the parent folder ${where} is missing and cannot be made (${e.message.replace(/^cannot create the folder [^:]*: /, "")})`;
     case "ENOSPC":
       return `no space left on the device for ${where} (ENOSPC)`;
     default:

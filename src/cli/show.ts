@@ -7,6 +7,7 @@ import { forwardStrip } from "../images/forward-strip.js";
 import { addFlags, parseRunSpec, runFlags } from "./common.js";
 import { check, int, readOptions, text, UsageError } from "./options.js";
 import { buildSetup } from "./pipeline.js";
+import { prepareOutFolder } from "./run-folder.js";
 
 const schema = z.object({
   out: text().default("udm-out/show"),
@@ -34,6 +35,7 @@ export function showCommand(): Command {
     if (s.data.kind !== "image") throw new UsageError(`udm show draws image data; --data ${spec.data} is ${s.data.kind} data`);
     const x0 = sliceBatch(s.data.train, 0, Math.min(o.count, s.data.train.shape[0]));
     const times = Array.from({ length: o.columns }, (_, i) => i / (o.columns - 1));
+    prepareOutFolder(o.out, { create: false });
     const png = join(o.out, "forward.png");
     forwardStrip(s.setup.process, x0, new Rng(spec.seed), { times, title: `${spec.process.name} on ${s.data.name}: x_t = F_t(x0, eps)` }).save(png);
     console.log(`forward process: ${png}`);

@@ -63,8 +63,10 @@ export function ensureDir(dir: string): void {
     try {
       mkdirSync(m);
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === "EEXIST" && statSync(m).isDirectory()) continue;
-      throw describeFsError(e, m, "create the folder");
+      if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw describeFsError(e, m, "create the folder");
+      if (existsSync(m) && statSync(m).isDirectory()) continue; // made meanwhile
+      // It "exists" yet existsSync said no: a link to nowhere.
+      throw new WriteError(`cannot create the folder ${m}: it is a link to a missing target`, m, "ENOENT");
     }
   }
 }
