@@ -34,8 +34,19 @@ export interface Out {
  */
 export type Rule = (cx: Lowering, ins: Value[], params: any, outs: Out[]) => Value[];
 
+/** Speed-ups of the lowering that can be turned off (to measure them: bench/onnx-lowering.ts). */
+export interface Tuning {
+  /** Expand a small broadcast operand of a large binary op over its innermost axes (default true). */
+  widenBroadcasts?: boolean;
+  /** Lower jax-js's tanh (and its gradient pieces) as ONNX Tanh (default true). */
+  fuseLibrary?: boolean;
+}
+
 export class Lowering {
-  constructor(readonly g: GraphBuilder) {}
+  constructor(
+    readonly g: GraphBuilder,
+    readonly tuning: Tuning = {},
+  ) {}
 
   op(op: string, inputs: string[], attrs?: Record<string, Attr>): string {
     return this.g.op(op, inputs, attrs);

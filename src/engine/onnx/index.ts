@@ -37,3 +37,4 @@
 export { lowerJaxpr, lowerProgram, rules, type LowerOptions, type LoweredModel } from "./lower.js";
 export { compileOnnx, openSession, toOrt, fromOrt, traceJaxpr, type OnnxProgram, type ArgSpec, type CompileOptions } from "./session.js";
 export { opCounts } from "./inspect.js";
+export type { Tuning } from "./context.js";

@@ -1,7 +1,7 @@
 import type { ClosedJaxpr, Jaxpr } from "@jax-js/jax";
 import { isSym } from "./dims.js";
 import { GraphBuilder, type DType } from "./graph.js";
-import { Lowering, type Rule, type Value } from "./context.js";
+import { Lowering, type Rule, type Tuning, type Value } from "./context.js";
 import { fuseJit, usesOf } from "./fuse.js";
 import { batchProgram, isLit, staticProgram, subJaxpr, type Program } from "./program.js";
 import { convRules } from "./rules/conv.js";
@@ -31,6 +31,8 @@ export const rules: Record<string, Rule> = {
 };
 
 export interface LowerOptions {
+  /** Speed-ups to turn off (for measuring them). */
+  tuning?: Tuning;
   /** Names of the graph inputs, one per flattened argument (default input_0, ...). */
   inputNames?: string[];
   /** Names of the graph outputs, one per flattened result (default output_0, ...). */
@@ -74,10 +76,10 @@ function literalDtype(eqn: Eqn, k: number): DType {
   return eqn.outBinders[0].aval.dtype as DType;
 }
 
-export function lowerProgram(program: Program, opts: Pick<LowerOptions, "inputNames" | "outputNames"> = {}): LoweredModel {
+export function lowerProgram(program: Program, opts: Pick<LowerOptions, "inputNames" | "outputNames" | "tuning"> = {}): LoweredModel {
   const { jaxpr, consts } = program;
   const g = new GraphBuilder();
-  const cx = new Lowering(g);
+  const cx = new Lowering(g, opts.tuning);
   const env = new Map<Var, Value>();
 
   const nArgs = jaxpr.inBinders.length - consts.length;
@@ -121,7 +123,7 @@ export function lowerProgram(program: Program, opts: Pick<LowerOptions, "inputNa
       let values: Value[] | undefined;
       const sub = subJaxpr(eqn);
       if (sub) {
-        values = fuseJit(cx, eqn, ins, outs, uses, fused);
+        values = cx.tuning.fuseLibrary === false ? undefined : fuseJit(cx, eqn, ins, outs, uses, fused);
         if (!values) {
           const inner = new Map<Var, Value>(sub.inBinders.map((v, k) => [v, ins[k]]));
           lowerBody(sub, inner, ` of ${eqn.params.name} in ${here}`);

@@ -30,7 +30,7 @@ export interface ArgSpec {
   dtype?: DType;
 }
 
-export interface CompileOptions extends Pick<LowerOptions, "inputNames" | "outputNames"> {
+export interface CompileOptions extends Pick<LowerOptions, "inputNames" | "outputNames" | "tuning"> {
   /** Intra-op threads (default: the number of cores). */
   threads?: number;
   /**
@@ -92,6 +92,7 @@ export async function compileOnnx(
     lowered = lowerJaxpr(first.closed, {
       inputNames: opts.inputNames,
       outputNames: opts.outputNames,
+      tuning: opts.tuning,
       dynamicBatch: opts.dynamicBatch ? { batch: first.batch, others: others.map((t) => ({ batch: t.batch, closed: t.closed })) } : undefined,
     });
   } finally {

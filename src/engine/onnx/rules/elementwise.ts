@@ -11,7 +11,7 @@ const isFloat = (v: Value) => v.dtype === "float32" || v.dtype === "float64" || 
 
 function result(cx: Lowering, op: string, ins0: Value[], out: Out, attrs?: Record<string, number>): Value[] {
   const onnx = shapeBroadcast(...ins0.map((v) => v.onnx));
-  const ins = ins0.length === 2 ? ins0.map((v) => widenInnerBroadcast(cx, v, onnx)) : ins0;
+  const ins = ins0.length === 2 && cx.tuning.widenBroadcasts !== false ? ins0.map((v) => widenInnerBroadcast(cx, v, onnx)) : ins0;
   const name = cx.op(op, ins.map((v) => v.name), attrs);
   return [{ name, shape: out.shape, onnx, dtype: out.dtype }];
 }
