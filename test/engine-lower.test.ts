@@ -1,10 +1,10 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { fromBinary } from "@bufbuild/protobuf";
-import { init, makeJaxpr, numpy as np, tree, type Array as JArray } from "@jax-js/jax";
+import { init, jit, makeJaxpr, numpy as np, tree, type Array as JArray } from "@jax-js/jax";
 import * as O from "onnx-buf";
 import { Rng } from "../src/core/rng.js";
-import { compileOnnx, lowerJaxpr, rules, toOrt } from "../src/engine/onnx/index.js";
+import { compileOnnx, lowerJaxpr, opCounts, rules, toOrt, traceJaxpr } from "../src/engine/onnx/index.js";
 import { withConvForm } from "../src/model/conv.js";
 import { mlp } from "../src/model/mlp.js";
 import { transformer } from "../src/model/transformer.js";
@@ -90,6 +90,53 @@ test("the UNet's two conv forms (im2col, lax.conv) agree, and the im2col form's 
   // (The other tests run the lax.conv form, the ONNX engine's default.)
   const r = await compareEngines(trainStep(net, "mse"), args, { convForm: "im2col" });
   assert.ok(r.worst < UNET_TOL, `im2col form train step: ${r.worst} (${r.where})`);
+});
+
+test("train steps chain on ONNX Runtime: each step's outputs are the next step's inputs, as under jax-js", async () => {
+  const rng = new Rng(8);
+  const net = mlp({ inputDim: 3, hidden: 16, depth: 1 });
+  const args = stepArgs(net, randn([B, 3], rng), times(rng), randn([B, 3], rng));
+  const step = trainStep(net, "mse");
+  const { program } = await compileOnnx(step, args);
+  let feeds = await Promise.all((tree.leaves(tree.ref(args as never)) as JArray[]).map(toOrt));
+  const jf = jit(step);
+  let state = args.slice(0, 4) as Params[];
+  const rest = args.slice(4) as JArray[];
+  let loss = 0;
+  for (let k = 0; k < 3; k++) {
+    const out = await program.run(feeds);
+    // Outputs (params, m, v, ema, loss) replace the first four argument trees.
+    const nState = tree.leaves(state as never).length;
+    feeds = [...out.slice(0, nState), ...feeds.slice(nState)];
+    const [p, m, v, ema, l] = jf(...(state as [Params, Params, Params, Params]), ...(tree.ref(rest as never) as [JArray, JArray, JArray, JArray, JArray, JArray, JArray, JArray]));
+    state = [p, m, v, ema];
+    loss = (await l.data())[0];
+    assert.ok(Math.abs((out[out.length - 1].data as Float32Array)[0] - loss) <= TOL * Math.abs(loss), `step ${k + 1}: loss ${(out[out.length - 1].data as Float32Array)[0]} vs ${loss}`);
+  }
+  const want = tree.leaves(state as never) as JArray[];
+  for (let i = 0; i < want.length; i++) {
+    const w = await want[i].data();
+    const g = feeds[i].data as Float32Array;
+    const scale = Math.max(1e-6, ...Array.from(w, Math.abs));
+    assert.ok(Math.max(...Array.from(w, (x, j) => Math.abs(x - g[j]))) <= TOL * scale, `state leaf ${i} after 3 steps`);
+  }
+  jf.dispose();
+  tree.dispose(rest);
+  await program.release();
+});
+
+test("the lowered MLP train step never expands a broadcast: one MatMul per dot, no Expand, no Einsum", () => {
+  const rng = new Rng(9);
+  const net = mlp({ inputDim: 3, hidden: 16, depth: 2 });
+  const { closed } = traceJaxpr(trainStep(net, "mse"), stepArgs(net, randn([B, 3], rng), times(rng), randn([B, 3], rng)));
+  const dots = closed.jaxpr.flatten().eqns.filter((e) => e.primitive === "dot").length;
+  const broadcasts = closed.jaxpr.flatten().eqns.filter((e) => e.primitive === "broadcast").length;
+  const ops = opCounts(lowerJaxpr(closed).model);
+  closed.dispose();
+  assert.ok(dots > 10 && broadcasts > 5, `the trace should have dots and broadcasts (${dots}, ${broadcasts})`);
+  assert.equal(ops.get("MatMul"), dots);
+  assert.equal(ops.get("Expand"), undefined);
+  assert.equal(ops.get("Einsum"), undefined);
 });
 
 test("a primitive without a lowering rule is an error naming it and the equation", () => {
