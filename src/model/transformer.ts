@@ -78,14 +78,6 @@ export function transformer(config: TransformerConfig): Network {
   if (!(Number.isInteger(layers) && layers >= 0)) throw new Error(`transformer: layers must be a non-negative integer, got ${layers}`);
   if (D % H !== 0) throw new Error(`transformer: heads (${H}) must divide dim (${D})`);
   if (Vin < V) throw new Error(`transformer: inputVocab (${Vin}) must be at least vocab (${V})`);
-  const Dh = D / H;
-
-  const layerNorm = (p: ParamTaker, name: string, x: JArray): JArray => {
-    const mu = x.ref.mean(-1, { keepdims: true });
-    const c = x.sub(mu);
-    const v = np.square(c.ref).mean(-1, { keepdims: true });
-    return c.div(np.sqrt(v.add(1e-5))).mul(p.take(`${name}.g`)).add(p.take(`${name}.b`));
-  };
 
   return {
     name: "transformer",
@@ -102,20 +94,7 @@ export function transformer(config: TransformerConfig): Network {
         initDense(p, "time1", rng, timeDim, D);
         initDense(p, "time2", rng, D, D);
       }
-      const ln = (name: string) => {
-        p[`${name}.g`] = np.ones([D]);
-        p[`${name}.b`] = np.zeros([D]);
-      };
-      for (let k = 0; k < layers; k++) {
-        ln(`block${k}.ln1`);
-        for (const w of ["q", "k", "v"]) initDense(p, `block${k}.${w}`, rng, D, D);
-        // Residual branches start small so the stack starts near the identity.
-        initDense(p, `block${k}.o`, rng, D, D, 1 / Math.sqrt(2 * Math.max(1, layers)));
-        ln(`block${k}.ln2`);
-        initDense(p, `block${k}.mlp1`, rng, D, ratio * D);
-        initDense(p, `block${k}.mlp2`, rng, ratio * D, D, 1 / Math.sqrt(2 * Math.max(1, layers)));
-      }
-      ln("final.ln");
+      initBlocks(p, rng, D, layers, ratio);
       initDense(p, "out", rng, D, V, 0);
       return p;
     },
@@ -151,23 +130,7 @@ export function transformer(config: TransformerConfig): Network {
       h = h.add(p.take("pos.emb").reshape([1, L, D]));
       if (causal) t.dispose();
       else h = h.add(dense(p, "time2", silu(dense(p, "time1", timeEmbedding(t, timeDim)))).reshape([B, 1, D]));
-      for (let k = 0; k < layers; k++) {
-        const a = layerNorm(p, `block${k}.ln1`, h.ref);
-        // [B, L, D] -> [B, H, L, Dh]. (nn.dotProductAttention uses einsum, which
-        // needs Node 22's iterator helpers, so attention is spelled out.)
-        const heads = (w: string, z: JArray) => dense(p, `block${k}.${w}`, z).reshape([B, L, H, Dh]).transpose([0, 2, 1, 3]);
-        const q = heads("q", a.ref);
-        const kT = heads("k", a.ref).transpose([0, 1, 3, 2]);
-        const v = heads("v", a);
-        let scores = np.matmul(q, kT).mul(1 / Math.sqrt(Dh));
-        if (causal) scores = scores.add(futureBias(L));
-        const weights = nn.softmax(scores, -1);
-        const att = np.matmul(weights, v).transpose([0, 2, 1, 3]).reshape([B, L, D]);
-        h = h.add(dense(p, `block${k}.o`, att));
-        const m = dense(p, `block${k}.mlp2`, nn.gelu(dense(p, `block${k}.mlp1`, layerNorm(p, `block${k}.ln2`, h.ref))));
-        h = h.add(m);
-      }
-      const logits = dense(p, "out", layerNorm(p, "final.ln", h));
+      const logits = dense(p, "out", encoderBlocks(p, h, layers, H, causal ? () => futureBias(L) : undefined));
       p.finish();
       return logits;
     },
@@ -179,4 +142,58 @@ function futureBias(L: number): JArray {
   const b = new Float32Array(L * L);
   for (let i = 0; i < L; i++) for (let j = i + 1; j < L; j++) b[i * L + j] = -1e9;
   return np.array(b).reshape([L, L]);
+}
+
+/**
+ * The weights of `layers` pre-norm encoder blocks of width D plus the final
+ * LayerNorm ("block{k}.*", "final.ln.*"), shared by the Transformers here.
+ */
+export function initBlocks(p: Params, rng: Rng, D: number, layers: number, ratio: number): void {
+  const ln = (name: string) => {
+    p[`${name}.g`] = np.ones([D]);
+    p[`${name}.b`] = np.zeros([D]);
+  };
+  for (let k = 0; k < layers; k++) {
+    ln(`block${k}.ln1`);
+    for (const w of ["q", "k", "v"]) initDense(p, `block${k}.${w}`, rng, D, D);
+    // Residual branches start small so the stack starts near the identity.
+    initDense(p, `block${k}.o`, rng, D, D, 1 / Math.sqrt(2 * Math.max(1, layers)));
+    ln(`block${k}.ln2`);
+    initDense(p, `block${k}.mlp1`, rng, D, ratio * D);
+    initDense(p, `block${k}.mlp2`, rng, ratio * D, D, 1 / Math.sqrt(2 * Math.max(1, layers)));
+  }
+  ln("final.ln");
+}
+
+export function layerNorm(p: ParamTaker, name: string, x: JArray): JArray {
+  const mu = x.ref.mean(-1, { keepdims: true });
+  const c = x.sub(mu);
+  const v = np.square(c.ref).mean(-1, { keepdims: true });
+  return c.div(np.sqrt(v.add(1e-5))).mul(p.take(`${name}.g`)).add(p.take(`${name}.b`));
+}
+
+/**
+ * h [B, L, D] through the blocks of initBlocks and the final LayerNorm:
+ *   h = h + Attn(LN(h));  h = h + MLP(LN(h))
+ * (bidirectional; `bias` adds an attention bias [L, L] in every block, e.g. a causal mask).
+ */
+export function encoderBlocks(p: ParamTaker, h: JArray, layers: number, H: number, bias?: () => JArray): JArray {
+  const [B, L, D] = h.shape;
+  const Dh = D / H;
+  for (let k = 0; k < layers; k++) {
+    const a = layerNorm(p, `block${k}.ln1`, h.ref);
+    // [B, L, D] -> [B, H, L, Dh]. (nn.dotProductAttention uses einsum, which
+    // needs Node 22's iterator helpers, so attention is spelled out.)
+    const heads = (w: string, z: JArray) => dense(p, `block${k}.${w}`, z).reshape([B, L, H, Dh]).transpose([0, 2, 1, 3]);
+    const q = heads("q", a.ref);
+    const kT = heads("k", a.ref).transpose([0, 1, 3, 2]);
+    const v = heads("v", a);
+    let scores = np.matmul(q, kT).mul(1 / Math.sqrt(Dh));
+    if (bias) scores = scores.add(bias());
+    const att = np.matmul(nn.softmax(scores, -1), v).transpose([0, 2, 1, 3]).reshape([B, L, D]);
+    h = h.add(dense(p, `block${k}.o`, att));
+    const m = dense(p, `block${k}.mlp2`, nn.gelu(dense(p, `block${k}.mlp1`, layerNorm(p, `block${k}.ln2`, h.ref))));
+    h = h.add(m);
+  }
+  return layerNorm(p, "final.ln", h);
 }

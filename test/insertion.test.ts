@@ -1,0 +1,182 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { init, numpy as np, tree } from "@jax-js/jax";
+import { Rng } from "../src/core/rng.js";
+import { sample } from "../src/core/sampler.js";
+import { uniformGrid } from "../src/core/grid.js";
+import { padRows, rowLengths, rowTokens } from "../src/core/padded.js";
+import { tensor, type Tensor } from "../src/core/tensor.js";
+import { deletion } from "../src/processes/deletion.js";
+import { exactGapCounts, sampleStrings, testSequences } from "../src/oracles/sequences.js";
+import { insertionLayout, insertionTransformer } from "../src/model/insertion.js";
+import { insertionDenoiser, insertionLoss, insertionObjective, insertionRates, insertionTargets, networkInsertion, Proposal } from "../src/text/insertion.js";
+import { deletionBound, type RateModel } from "../src/text/deletion-bound.js";
+import { train } from "../src/train/train.js";
+
+await init("wasm");
+
+// The insertion model and the bound of deletion diffusion, on the 31-string
+// distribution of test/deletion.test.ts (lengths 0..4 over 2 symbols).
+const dist = testSequences();
+const { V, maxLength: L } = dist;
+const linear = deletion({ vocab: V });
+const entropy = -dist.probs.reduce((a, p) => a + p * Math.log(p), 0);
+const allStrings = padRows(dist.strings, L, V);
+
+/** The exact reverse rates (linear schedule: m = t): the posterior mixture of gap counts. */
+function oracleRates(scale = 1): RateModel {
+  return {
+    ratesFor: (xt, m) =>
+      Array.from({ length: xt.shape[0] }, (_, b) => {
+        const rho = exactGapCounts(dist, linear, Array.from(rowTokens(xt, b, V)), m[b]);
+        return { total: scale * rho.reduce((a, c) => a + c, 0), at: (g: number, v: number) => scale * rho[g * V + v] };
+      }),
+  };
+}
+
+test("the deletion bound with the exact rates equals -log p(x0) for every string (quadrature, all deletion sets)", async () => {
+  const res = await deletionBound(oracleRates(), allStrings, V, { rng: new Rng(0), exhaustive: true, nodes: 48 });
+  res.perRow.forEach((b, i) => assert.ok(Math.abs(b + Math.log(dist.probs[i])) < 1e-5, `[${dist.strings[i]}]: bound ${b}, -log p ${-Math.log(dist.probs[i])}`));
+  // Mutation: rates 20% too high are a worse model, and its bound is strictly above the entropy.
+  const off = await deletionBound(oracleRates(1.2), allStrings, V, { rng: new Rng(0), exhaustive: true, nodes: 48 });
+  const mean = off.perRow.reduce((a, b, i) => a + dist.probs[i] * b, 0);
+  assert.ok(mean > entropy + 0.01, `rates x1.2: expected bound ${mean} vs entropy ${entropy}`);
+});
+
+test("the Monte Carlo form of the bound (random deletion sets and levels) is unbiased for the exact rates", async () => {
+  const res = await deletionBound(oracleRates(), allStrings, V, { rng: new Rng(1), draws: 300 });
+  const mean = res.perRow.reduce((a, b, i) => a + dist.probs[i] * b, 0);
+  // Per-string error ~0.07 with 300 draws; the p-weighted mean ~0.02.
+  assert.ok(Math.abs(mean - entropy) < 0.06, `Monte Carlo ${mean} vs entropy ${entropy}`);
+  assert.ok(res.bitsPerChar > 0 && res.stderrBits > 0 && res.characters === dist.strings.reduce((a, s) => a + s.length, 0));
+});
+
+test("insertion targets: the deleted tokens of x0, grouped by the gap of x_t they fall in", () => {
+  const p = deletion({ vocab: 3 });
+  const Lm = 6;
+  const x0 = padRows([[0, 1, 2, 2, 1], []], Lm, 3);
+  // Row 0 keeps positions 1 and 3 (u >= m = 0.5): x_t = [1, 2]; gaps: [0] | [2] | [1].
+  const u = tensor([2, Lm], [0.1, 0.9, 0.2, 0.8, 0.3, 0.5, 0, 0, 0, 0, 0, 0]);
+  const { target, weight } = insertionTargets(p, Lm, x0, Float32Array.of(0.5, 0.5), u);
+  const W = 4 + Lm;
+  const gap = (b: number, g: number) => Array.from(target.data.subarray((b * (Lm + 1) + g) * W, (b * (Lm + 1) + g + 1) * W));
+  const lm = Math.fround(Math.log(0.5));
+  assert.deepEqual(gap(0, 0), [1, lm, 3, Math.fround(Math.log(6)), 0, -1, -1, -1, -1, -1]);
+  assert.deepEqual(gap(0, 1), [1, lm, 3, 0, 2, -1, -1, -1, -1, -1]);
+  assert.deepEqual(gap(0, 2), [1, lm, 3, 0, 1, -1, -1, -1, -1, -1]);
+  assert.deepEqual(gap(0, 3).slice(0, 3), [0, lm, 3]);
+  // Weight: 1 / mean length (2.5) on the 3 gaps of x_t, 0 past them; the empty row has its one gap.
+  assert.deepEqual(Array.from(weight.data.subarray(0, 5)), [0.4, 0.4, 0.4, 0, 0].map(Math.fround));
+  assert.deepEqual(Array.from(weight.data.subarray(7, 9)), [0.4, 0].map(Math.fround));
+});
+
+test("the jax-js insertion loss equals -log q(counts, tokens) computed on the host from the same logits", async () => {
+  const p = deletion({ vocab: 3 });
+  const Lm = 5;
+  const rng = new Rng(5);
+  const { gaps: G, K, width } = insertionLayout(3, Lm);
+  const x0 = padRows([[0, 1, 2, 2, 1], [2, 0], [1, 1, 1]], Lm, 3);
+  const t = Float32Array.of(0.3, 0.8, 0.55);
+  const u = p.noise(x0.shape, rng);
+  const xt = p.forward(x0, t, u);
+  const { target, weight } = insertionTargets(p, Lm, x0, t, u);
+  // Random logits, with the network's masks (totals past Lmax - |x_t|, gaps past |x_t|).
+  const logits = new Float32Array(3 * G * width).map(() => 2 * rng.normal());
+  const k = rowLengths(xt, 3);
+  for (let b = 0; b < 3; b++) {
+    const totals = logits.slice((b * G) * width + 1, (b * G) * width + 2 + K);
+    for (let g = 0; g < G; g++) {
+      const at = (b * G + g) * width;
+      logits.set(totals, at + 1);
+      for (let T = Lm - k[b] + 1; T <= K; T++) logits[at + 1 + T] = -1e9;
+      if (g > k[b]) logits[at] = -1e9;
+    }
+  }
+  const loss = insertionLoss(np.array(logits).reshape([3, G, width]), np.array(target.data).reshape([...target.shape]), np.array(weight.data).reshape([...weight.shape]));
+  const got = (await loss.data())[0];
+  let want = 0;
+  for (let b = 0; b < 3; b++) {
+    const prop = new Proposal(logits.slice(b * G * width, (b + 1) * G * width), 3, K, k[b]);
+    const W = 4 + K;
+    const slots = Array.from({ length: k[b] + 1 }, (_, g) => Array.from(target.data.subarray((b * G + g) * W + 4, (b * G + g + 1) * W)).filter((v) => v >= 0));
+    want -= prop.logProb(p.schedule(t[b]), slots) / ((5 + 2 + 3) / 3);
+  }
+  want /= 3;
+  assert.ok(Math.abs(got - want) < 1e-3 * Math.abs(want), `jax loss ${got}, host -log q ${want}`);
+});
+
+test("a Proposal draws what its rates say, keeps x_t, and never exceeds Lmax", () => {
+  const rng = new Rng(6);
+  const Vp = 3;
+  const K = 6;
+  const width = 1 + (K + 1) + K * Vp;
+  const xt = [2, 0];
+  const logits = new Float32Array((K + 1) * width).map(() => rng.normal());
+  for (let g = 0; g <= K; g++) {
+    logits.set(logits.slice(1, K + 2), g * width + 1);
+    for (let T = K - xt.length + 1; T <= K; T++) logits[g * width + 1 + T] = -1e9;
+    if (g > xt.length) logits[g * width] = -1e9;
+  }
+  const prop = new Proposal(logits, Vp, K, xt.length);
+  const m = 0.6;
+  const n = 20000;
+  const freq = new Float64Array(3 * Vp);
+  let total = 0;
+  for (let i = 0; i < n; i++) {
+    const x = prop.sample(xt, m, rng);
+    assert.ok(x.length <= K, `|x0_hat| = ${x.length} > Lmax = ${K}`);
+    // Read the gaps back: the last 2 then the last 0 of x_t... by a greedy right-to-left match of x_t.
+    const pos: number[] = [];
+    for (let i2 = x.length - 1, j = xt.length - 1; j >= 0; i2--) if (x[i2] === xt[j]) pos.unshift(i2), j--;
+    x.forEach((v, p) => {
+      if (pos.includes(p)) return;
+      freq[pos.filter((q) => q < p).length * Vp + v] += 1 / n;
+    });
+    total += (x.length - xt.length) / n;
+  }
+  const rates = prop.rates(m);
+  assert.ok(Math.abs(total - rates.total) < 0.03, `mean insertions ${total} vs E[T] ${rates.total}`);
+  // Right-to-left matching shifts ambiguous tokens, so compare per-token totals over gaps.
+  for (let v = 0; v < Vp; v++) {
+    const want = [0, 1, 2].reduce((a, g) => a + rates.at(g, v), 0);
+    const got = [0, 1, 2].reduce((a, g) => a + freq[g * Vp + v], 0);
+    assert.ok(Math.abs(got - want) < 0.03, `token ${v}: drawn ${got}, rates ${want}`);
+  }
+  // The tilt: q_m(T) ∝ exp(l(T) + T log m).
+  const a = prop.totals(0.3);
+  const b = prop.totals(0.9);
+  assert.ok(Math.abs(Math.log(a[2] / a[1]) - Math.log(b[2] / b[1]) - Math.log(0.3 / 0.9)) < 1e-9);
+  assert.deepEqual(Array.from(prop.totals(0)), [1, 0, 0, 0, 0, 0, 0]);
+});
+
+test("the insertion Transformer trains on the strings: loss falls, bound near the entropy, sample lengths follow the data", async () => {
+  const net = insertionTransformer({ vocab: V, maxLength: L, dim: 32, heads: 2, layers: 1, timeDim: 16 });
+  const data = sampleStrings(dist, 4000, new Rng(1));
+  const untrained = networkInsertion(net, net.init(0));
+  const run = await train({ process: linear, network: net, objective: insertionObjective(linear, L), data, steps: 300, batchSize: 64, lr: 3e-3, warmup: 30, emaDecay: 0.98, seed: 0 });
+  const avg = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+  assert.ok(avg(run.losses.slice(-50)) < 0.9 * avg(run.losses.slice(0, 20)), `loss ${avg(run.losses.slice(0, 20))} -> ${avg(run.losses.slice(-50))}`);
+  const model = networkInsertion(net, run.ema);
+  const expected = async (m: typeof model) => {
+    const res = await deletionBound(insertionRates(m, linear.schedule), allStrings, V, { rng: new Rng(0), exhaustive: true, nodes: 16 });
+    return res.perRow.reduce((a, b, i) => a + dist.probs[i] * b, 0);
+  };
+  const trained = await expected(model);
+  const before = await expected(untrained);
+  assert.ok(trained > entropy - 0.02 && trained < entropy + 0.15, `bound ${trained}, entropy ${entropy}`);
+  assert.ok(before > entropy + 1, `untrained bound ${before}`);
+  // Lengths of r = 0 samples vs the data's: total variation distance.
+  const lengthsOf = (x: Tensor) => {
+    const h = new Float64Array(L + 1);
+    rowLengths(x, V).forEach((n) => (h[n] += 1 / x.shape[0]));
+    return h;
+  };
+  const xs = await sample({ process: linear, denoiser: insertionDenoiser(model, linear), grid: uniformGrid(20), r: 0, rng: new Rng(3), shape: [2000, L] });
+  const want = new Float64Array(L + 1);
+  dist.strings.forEach((s, i) => (want[s.length] += dist.probs[i]));
+  const tv = lengthsOf(xs).reduce((a, h, n) => a + Math.abs(h - want[n]) / 2, 0);
+  assert.ok(tv < 0.05, `sample lengths ${Array.from(lengthsOf(xs), (v) => v.toFixed(3))} vs data ${Array.from(want, (v) => v.toFixed(3))}: TV ${tv}`);
+  model.dispose();
+  untrained.dispose();
+  tree.dispose([run.params, run.ema]);
+});
