@@ -2,7 +2,7 @@ import type { Command } from "commander";
 import { z } from "zod";
 import { UsageError, bool, check, choice, fieldName, int, positive, real, rejectUnknown, text, type RawOptions } from "./options.js";
 import type { RunSpec, SampleRequest, TrainRun } from "./pipeline.js";
-import { allNetworks, allProcesses, dataNames, findData, findNetwork, findProcess, type DataKind, type FlagSpec, type ProcessEntry } from "./registry.js";
+import { allData, allNetworks, allProcesses, dataNames, findData, findNetwork, findProcess, type DataKind, type FlagSpec, type ProcessEntry } from "./registry.js";
 import { samplerNames } from "./solvers.js";
 
 /** Flags and schemas shared by several commands. */
@@ -26,6 +26,7 @@ export const runFlags = (): FlagSpec[] => [
   { key: "trainRows", flag: "--train-rows <n>", description: "training rows to generate, for generated data sets (default 10000)" },
   { key: "heldOut", flag: "--held-out <n>", description: "held-out rows for eval and analytic-dpm (default 2000)" },
   { key: "seed", flag: "--seed <n>", description: "seed of data, weights, noise (default 0)" },
+  ...allData().flatMap((d) => (d.flags ?? []).map((f) => ({ ...f, description: `[${d.name} data] ${f.description}` }))),
   ...allProcesses().flatMap((p) => p.flags.map((f) => ({ ...f, description: `[${p.name}] ${f.description}` }))),
   ...allNetworks().flatMap((n) => n.flags.map((f) => ({ ...f, description: `[${n.name}] ${f.description}` }))),
 ];
@@ -56,10 +57,12 @@ export function parseRunSpec(raw: RawOptions, others: Iterable<string>, command:
   const { entry } = findData(o.data, fieldName("data", raw));
   const proc = o.process === undefined ? defaultProcess(entry.kind) : findProcess(o.process, entry.kind, fieldName("process", raw));
   const net = findNetwork(o.network, entry.kind, fieldName("network", raw));
-  rejectUnknown(raw, [...Object.keys(runSchema.shape), ...Object.keys(proc.options.shape), ...Object.keys(net.options.shape), ...others, "config"],
+  const dataKeys = entry.options ? Object.keys(entry.options.shape) : [];
+  rejectUnknown(raw, [...Object.keys(runSchema.shape), ...dataKeys, ...Object.keys(proc.options.shape), ...Object.keys(net.options.shape), ...others, "config"],
     `udm ${command} with --process ${proc.name} --network ${net.name}`);
   return {
     data: o.data,
+    ...(entry.options ? { dataOptions: check(entry.options, raw) } : {}),
     n: o.trainRows,
     heldOut: o.heldOut,
     seed: o.seed,

@@ -28,6 +28,8 @@ import { findSolver, GENERIC, noiseScheduleOf, samplerNames } from "./solvers.js
  */
 export interface RunSpec {
   data: string;
+  /** The data entry's own options (e.g. --text-unit); absent in older checkpoints. */
+  dataOptions?: Record<string, unknown>;
   n: number;
   heldOut: number;
   seed: number;
@@ -79,9 +81,10 @@ export function initJax(): Promise<void> {
 /** Load the data and build the process and the network of a run. Writes nothing. */
 export async function buildSetup(spec: RunSpec): Promise<Setup> {
   const { entry, arg } = findData(spec.data);
+  const procEntry = findProcess(spec.process.name, entry.kind);
   let data: DataSet;
   try {
-    data = await entry.load({ arg, n: spec.n, heldOut: spec.heldOut, seed: spec.seed });
+    data = await entry.load({ arg, n: spec.n, heldOut: spec.heldOut, seed: spec.seed, options: spec.dataOptions ?? {}, sequences: procEntry.sequences ?? "fixed" });
   } catch (e) {
     // Unreadable or malformed user data is a usage error; the message names the file and line.
     throw new UsageError((e as Error).message);
@@ -250,6 +253,7 @@ export function flatOptions(spec: RunSpec, run: TrainRun): Record<string, unknow
     trainRows: spec.n,
     heldOut: spec.heldOut,
     seed: spec.seed,
+    ...spec.dataOptions,
     ...spec.process.options,
     ...spec.network.options,
     ...training,

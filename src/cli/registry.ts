@@ -57,6 +57,10 @@ export interface DataRequest {
   /** Held-out rows wanted (for eval and Analytic-DPM). */
   heldOut: number;
   seed: number;
+  /** The entry's own options (its `options` schema, checked). */
+  options: Record<string, unknown>;
+  /** "variable" when the process works on sequences of varying length (ProcessEntry.sequences). */
+  sequences: "fixed" | "variable";
 }
 
 export interface DataSet {
@@ -73,6 +77,14 @@ export interface DataSet {
   labels?: Float32Array;
   /** Names of the classes, by id (labelled data). */
   classNames?: readonly string[];
+  /**
+   * Token sequences of varying length: rows are padded batches
+   * (src/core/padded.ts) and this is the PAD id, vocab - 1. Processes that
+   * ignore lengths see PAD as one more token; deletion sees vocab - 1 data tokens.
+   */
+  pad?: number;
+  /** Token data: ids as text (for `udm show` and messages). */
+  decode?(ids: ArrayLike<number>): string;
   /** Samples beside the data (points default: scatter plots; images: a grid; tokens: omit). */
   picture?(samples: Tensor, title: string): Picture;
   /** x_t along the sampling run. */
@@ -110,6 +122,9 @@ export interface DataEntry {
   arg?: string;
   kind: DataKind;
   description: string;
+  /** Flags of the entry's own options, and their zod schema (keys = flags in camelCase, with defaults). */
+  flags?: readonly FlagSpec[];
+  options?: z.ZodObject;
   /** Read the data (train and resume); errors name the file, line and value. */
   load(req: DataRequest): DataSet | Promise<DataSet>;
   /**
@@ -179,6 +194,12 @@ export interface ProcessSetup {
   network?(spec: NetworkSpec, chosen: (spec: NetworkSpec) => Network): Network;
   /** Optional: infilling with known tokens (default: text/infill.ts's infillDenoiser, which writes the ids into x_t). */
   infill?(base: Denoiser, known: Tensor): Denoiser;
+  /**
+   * Optional, instead of `infill`: infilling from the template text itself,
+   * for processes where `_` marks a place to insert text of any length
+   * (deletion); returns the wrapped denoiser and where sampling starts.
+   */
+  infillText?(base: Denoiser, template: string): { denoiser: Denoiser; start(n: number, rng: Rng): Tensor };
   /** Map the sampler's x_0 to data (pixel masking drops its mask channel); default: as is. */
   finish?(samples: Tensor): Tensor;
 }
@@ -202,6 +223,8 @@ export interface ProcessEntry<O extends Record<string, unknown> = any> {
   aliases?: readonly string[];
   description: string;
   kinds: readonly DataKind[];
+  /** "variable": the process works on sequences of varying length, and asks the data for them. */
+  sequences?: "fixed" | "variable";
   flags: readonly FlagSpec[];
   options: z.ZodObject;
   build(options: O, data: DataSet): ProcessSetup;
@@ -253,6 +276,7 @@ export const registerNetwork = (e: NetworkEntry): void => register(networkEntrie
 export const dataNames = (): string[] => [...dataEntries.values()].map((e) => (e.arg ? `${e.name}:<${e.arg}>` : e.name));
 export const processNames = (): string[] => [...processEntries.keys()];
 export const networkNames = (): string[] => [...networkEntries.keys()];
+export const allData = (): DataEntry[] => [...dataEntries.values()];
 export const allProcesses = (): ProcessEntry[] => [...processEntries.values()];
 export const allNetworks = (): NetworkEntry[] => [...networkEntries.values()];
 

@@ -33,7 +33,7 @@ export function sampleCommand(): Command {
     .option("--out <dir>", "output folder (default: RUN/samples-PRESET next to the checkpoint)")
     .option("--format <kind>", "samples file: auto (the data's own: CSV for points), csv or json (default auto)")
     .option("--trajectory", "also draw x_t along the sampling run (trajectory.png)")
-    .option("--infill <template>", "text models: keep these characters fixed, _ marks each unknown one (e.g. \"Emma was ____ and\")")
+    .option("--infill <template>", "text models: keep these characters fixed, _ marks each unknown one (e.g. \"Emma was ____ and\"); under --process delete each _ is a place for text of any length")
     .option("--class <c>", "class-conditional models: the class to draw (id or name), or all (row i draws class i mod classes)")
     .option("--guidance <w>", "classifier-free guidance weight w >= 0 with --class (default 0)")
     .option("--inpaint <png>", "image models: complete this PNG (or each PNG of a folder); writes inpaint.png; -n is completions per image (default 8)")
@@ -65,8 +65,16 @@ export function sampleCommand(): Command {
       // Infilling only wraps the denoiser: the sampler and the process are unchanged (src/text/infill.ts).
       if (o.infill !== undefined) {
         const base = model.denoiser;
-        const infill = model.setup.infill ?? infillDenoiser;
-        model.denoiser = Object.assign(infill(base, textInfill(model.data, o.infill)), { dispose: () => base.dispose?.() });
+        const setup = model.setup;
+        if (setup.infillText) {
+          // Deletion: `_` is a place for text of any length; sampling starts from the known characters.
+          const { denoiser, start } = setup.infillText(base, o.infill);
+          model.denoiser = Object.assign(denoiser, { dispose: () => base.dispose?.() });
+          model.setup = { ...setup, start: (n, rng) => start(n, rng) };
+        } else {
+          const infill = setup.infill ?? infillDenoiser;
+          model.denoiser = Object.assign(infill(base, textInfill(model.data, o.infill)), { dispose: () => base.dispose?.() });
+        }
       }
       const how = o.sampler !== "generic" ? o.sampler : (o.preset ?? (o.r !== undefined ? `r${o.r}` : model.setup.presets?.[0] ?? "r0"));
       const tag = slug(how) + (o.class !== undefined ? `-class-${slug(o.class)}${o.guidance ? `-w${o.guidance}` : ""}` : "");

@@ -1,6 +1,7 @@
 import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
+import { padRows } from "../core/padded.js";
 import { tensor, type Tensor } from "../core/tensor.js";
 
 /**
@@ -233,4 +234,52 @@ export function loadText(source: string, opts: TextOptions = {}): TextData {
     source,
     normalised: report,
   };
+}
+
+// ---- variable-length units: phrases and words ----------------------------------
+
+/**
+ * How text is cut into examples: fixed `chunk`s (loadText), or units of
+ * varying length: `phrase` (the text between punctuation marks, whitespace
+ * collapsed) or `word` (runs of letters and apostrophes).
+ */
+export type TextUnit = "chunk" | "phrase" | "word";
+
+/** The units of a text, in order, dropping those longer than maxLength (and underscores, the infilling marker). */
+export function textUnits(text: string, unit: "phrase" | "word", maxLength: number): string[] {
+  if (!(Number.isInteger(maxLength) && maxLength >= 1)) throw new Error(`text: the maximum unit length must be a positive integer, got ${maxLength}`);
+  const flat = text.replace(/_/g, "").replace(/\s+/g, " ");
+  const parts = unit === "word" ? flat.split(/[^A-Za-z']+/) : flat.split(/[.,;:!?"()[\]]+|--+/);
+  return parts.map((s) => s.trim()).filter((s) => s.length >= 1 && [...s].length <= maxLength);
+}
+
+export interface UnitData {
+  vocab: Vocabulary;
+  /** Training units as a padded batch [N, maxLength] (src/core/padded.ts), PAD = vocab size. */
+  train: Tensor;
+  /** Held-out units from the END of the text, [M, maxLength]. */
+  heldOut: Tensor;
+  source: string;
+  normalised: NormaliseReport;
+}
+
+/**
+ * Load "text:<book>" or a file as phrases or words of at most maxLength
+ * characters, padded with PAD = vocabulary size. The held-out units come
+ * from the last `heldOut` fraction of the text.
+ */
+export function loadTextUnits(source: string, opts: { unit: "phrase" | "word"; maxLength: number; heldOut?: number; vocab?: Vocabulary; maxChars?: number }): UnitData {
+  const frac = opts.heldOut ?? 0.1;
+  if (!(frac > 0 && frac < 1)) throw new Error(`text: heldOut must lie in (0, 1), got ${frac}`);
+  const raw = source.startsWith("text:") ? gutenbergText(source.slice(5)) : readFileSync(source, "utf8");
+  let { text, report } = normaliseText(raw);
+  if (opts.maxChars !== undefined) text = [...text].slice(0, opts.maxChars).join("");
+  const cut = Math.floor(text.length * (1 - frac));
+  const trainUnits = textUnits(text.slice(0, cut), opts.unit, opts.maxLength);
+  const heldUnits = textUnits(text.slice(cut), opts.unit, opts.maxLength);
+  if (trainUnits.length === 0 || heldUnits.length === 0) throw new Error(`text ${source}: no ${opts.unit}s of 1..${opts.maxLength} characters in the ${trainUnits.length === 0 ? "training" : "held-out"} part`);
+  const vocab = opts.vocab ?? buildVocabulary(trainUnits.concat(heldUnits).join(""));
+  const pad = vocab.chars.length;
+  const rows = (units: string[]) => padRows(units.map((u) => encode(u, vocab, `text ${source}`)), opts.maxLength, pad);
+  return { vocab, train: rows(trainUnits), heldOut: rows(heldUnits), source, normalised: report };
 }

@@ -1,7 +1,7 @@
 import { checkPadded, rowTokens } from "../core/padded.js";
 import { timeAt, type Process, type Time } from "../core/process.js";
 import type { Rng } from "../core/rng.js";
-import { destruction, type Destruction } from "../core/schedule.js";
+import { toSchedule, type Destruction, type Schedule } from "../core/schedule.js";
 import { tensor, type Tensor } from "../core/tensor.js";
 import { logEmbeddings, sampleEmbedding } from "./alignment.js";
 import { uniformKernel, uniformNoise } from "./kernels.js";
@@ -34,7 +34,7 @@ export interface DeletionProcess extends Process<Tensor, Tensor> {
   readonly vocab: number;
   /** The PAD id (= vocab). */
   readonly pad: number;
-  readonly schedule: Destruction;
+  readonly schedule: Schedule;
   /** Whether an id is a fixed (never deleted) token. */
   fixed(token: number): boolean;
   /** p(x_t = xt | x0) for one pair of rows given WITHOUT padding: N(xt, x0) m^(#deleted) (1-m)^(#kept). */
@@ -44,9 +44,9 @@ export interface DeletionProcess extends Process<Tensor, Tensor> {
 export interface DeletionOptions {
   /** Vocabulary size V: tokens 0..V-1, PAD = V, fixed tokens V+1..2V. */
   vocab: number;
-  /** m(t), default linear. */
-  schedule?: Destruction;
-  /** Name of the schedule, for messages and checkpoints (default "linear"). */
+  /** m(t): a Schedule (`destruction.cosine()`) or a bare function; default linear. */
+  schedule?: Schedule | Destruction;
+  /** Name of the schedule, for messages and checkpoints (default: the Schedule's name). */
   scheduleName?: string;
   /** Turns ids into text for error messages (e.g. the vocabulary's characters). */
   decode?: (ids: ArrayLike<number>) => string;
@@ -55,9 +55,10 @@ export interface DeletionOptions {
 export function deletion(opts: DeletionOptions): DeletionProcess {
   const V = opts.vocab;
   if (!(Number.isInteger(V) && V >= 1)) throw new Error(`deletion: vocab must be a positive integer, got ${V}`);
-  const m = opts.schedule ?? destruction.linear();
+  const schedule = toSchedule(opts.schedule, opts.scheduleName);
+  const m = (t: number) => schedule.m(t);
   const PAD = V;
-  const name = `deletion(${opts.scheduleName ?? "linear"}, V=${V})`;
+  const name = `deletion(${schedule.name}, V=${V})`;
   const fixed = (token: number) => token > PAD;
   const maxId = 2 * V + 1;
   // m >= 1 deletes everything even if a float32 u rounded up to 1.
@@ -69,7 +70,7 @@ export function deletion(opts: DeletionOptions): DeletionProcess {
     time: { kind: "continuous" },
     vocab: V,
     pad: PAD,
-    schedule: m,
+    schedule,
     fixed,
     noise: uniformNoise,
     forward(x0: Tensor, t: Time, u: Tensor): Tensor {

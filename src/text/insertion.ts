@@ -3,7 +3,7 @@ import type { Denoiser } from "../core/denoiser.js";
 import { padRows, rowTokens } from "../core/padded.js";
 import { timeAt, type Time } from "../core/process.js";
 import type { Rng } from "../core/rng.js";
-import type { Destruction } from "../core/schedule.js";
+import type { Schedule } from "../core/schedule.js";
 import { tensor, type Tensor } from "../core/tensor.js";
 import { insertionLayout } from "../model/insertion.js";
 import type { DeletionProcess } from "../processes/deletion.js";
@@ -64,7 +64,7 @@ export function insertionTargets(process: DeletionProcess, maxLength: number, x0
   const lengths = Array.from({ length: B }, (_, b) => rowTokens(x0, b, process.pad).length);
   const meanLength = Math.max(1, lengths.reduce((a, b) => a + b, 0) / B);
   for (let b = 0; b < B; b++) {
-    const m = process.schedule(timeAt(t, b));
+    const m = process.schedule.m(timeAt(t, b));
     const slots: number[][] = Array.from({ length: G }, () => []);
     let g = 0;
     for (let i = 0; i < lengths[b]; i++) {
@@ -231,11 +231,16 @@ export class Proposal {
     };
   }
 
-  /** Draw x0_hat: T ~ q_m(T), gap counts ~ Multinomial(T, pi), a token per slot; x_t's tokens kept in between. */
-  sample(xt: ArrayLike<number>, m: number, rng: Rng, temperature = 1): number[] {
-    const T = rng.categorical(this.totals(m));
+  /**
+   * Draw x0_hat: T ~ q_m(T), gap counts ~ Multinomial(T, pi), a token per
+   * slot; x_t's tokens kept in between. `allowed` (infilling) restricts the
+   * allocation to some gaps (none allowed: nothing is inserted).
+   */
+  sample(xt: ArrayLike<number>, m: number, rng: Rng, temperature = 1, allowed?: readonly boolean[]): number[] {
+    const pi = allowed ? this.alloc.map((p, g) => (allowed[g] ? p : 0)) : this.alloc;
+    const T = pi.some((p) => p > 0) ? rng.categorical(this.totals(m)) : 0;
     const counts = new Array<number>(this.k + 1).fill(0);
-    for (let i = 0; i < T; i++) counts[rng.categorical(this.alloc)]++;
+    for (let i = 0; i < T; i++) counts[rng.categorical(pi)]++;
     const out: number[] = [];
     counts.forEach((c, g) => {
       for (let j = 0; j < c; j++) out.push(rng.categorical(this.tokens(g, j, temperature)));
@@ -282,6 +287,8 @@ export function networkInsertion(network: Network, params: Params, opts: { chunk
 export interface InsertionDenoiserOptions {
   /** Token softmax temperature (default 1 = the model itself). */
   temperature?: number;
+  /** Infilling: which gaps of a row of x_t may receive tokens (default: all). */
+  allowedGaps?: (xt: ArrayLike<number>) => boolean[];
 }
 
 /**
@@ -299,10 +306,10 @@ export function insertionDenoiser(model: InsertionModel, process: DeletionProces
       if (L !== model.maxLength) throw new Error(`insertionDenoiser: x_t rows hold ${L} positions, the model ${model.maxLength}`);
       const plain = tensor(xt.shape, xt.data.map((v) => (v > V ? v - V - 1 : v)));
       const gm = await model.proposals(plain, t);
-      const m = process.schedule(t);
+      const m = process.schedule.m(t);
       const rows = gm.map((g, b) => {
         const y = rowTokens(xt, b, V);
-        return g.sample(y, m, rng, temperature);
+        return g.sample(y, m, rng, temperature, opts.allowedGaps?.(y));
       });
       return padRows(rows, L, V);
     },
@@ -313,10 +320,10 @@ export function insertionDenoiser(model: InsertionModel, process: DeletionProces
  * The model's reverse rates for the bound (deletion-bound.ts): row b is
  * evaluated at the time t with m(t) = m[b], its counts tilted at m[b].
  */
-export function insertionRates(model: InsertionModel, schedule: Destruction): RateModel {
+export function insertionRates(model: InsertionModel, schedule: Schedule): RateModel {
   return {
     async ratesFor(xt, m) {
-      const t = Float32Array.from(m, (v) => inverseSchedule(schedule, v));
+      const t = Float32Array.from(m, (v) => inverseSchedule(schedule.m, v));
       return (await model.proposals(xt, t)).map((g, b) => g.rates(m[b]));
     },
   };

