@@ -22,7 +22,7 @@ const dist = testSequences();
 const { V, maxLength: L } = dist;
 const PAD = V;
 const N = 3000;
-const cosine = () => deletion({ vocab: V, schedule: destruction.cosine(), scheduleName: "cosine" });
+const cosine = () => deletion({ vocab: V, schedule: destruction.cosine() });
 
 /** All embeddings of y in x, by brute force over position subsets. */
 function bruteEmbeddings(x: number[], y: number[]): number[][] {
@@ -147,7 +147,7 @@ function withAlignment(good: DeletionProcess, align: (x: number[], y: number[], 
     ...good,
     posteriorNoise(x0, xt, t, rng) {
       const [B, Lx] = xt.shape;
-      const m = good.schedule(t as number);
+      const m = good.schedule.m(t as number);
       const u = rng.uniforms(B * Lx);
       for (let b = 0; b < B; b++) {
         const x = Array.from(rowTokens(x0, b, PAD));
@@ -180,7 +180,7 @@ function posteriorLaw(p: DeletionProcess, t: number, seed: number) {
   const xt = p.forward(x0, t, eps);
   const back = p.posteriorNoise(x0, xt, t, rng);
   const consistent = p.forward(x0, t, back).data.every((v, i) => v === xt.data[i]);
-  const m = p.schedule(t);
+  const m = p.schedule.m(t);
   const index = new Map(dist.strings.map((s, i) => [s.join(","), i]));
   const bins = 10;
   const hists = (u: Tensor) => {
@@ -235,7 +235,7 @@ test("a broken u law (deleted u drawn from U[0, m/2)) is rejected by the direct 
     ...good,
     posteriorNoise: (x0, xt, t, rng) => {
       const u = good.posteriorNoise(x0, xt, t, rng);
-      const m = good.schedule(t as number);
+      const m = good.schedule.m(t as number);
       return tensor(u.shape, u.data.map((v) => (v < m ? v / 2 : v)));
     },
   };
@@ -275,7 +275,7 @@ test("deletion with r = 0: x_t is kept, each missing token inserted w.p. (m(t) -
       missing += n - k;
       inserted += ks - k;
     }
-    const pr = (p.schedule(t) - p.schedule(s)) / p.schedule(t);
+    const pr = (p.schedule.m(t) - p.schedule.m(s)) / p.schedule.m(t);
     const z = (inserted - missing * pr) / Math.sqrt(missing * pr * (1 - pr));
     assert.ok(Math.abs(z) < 4, `${t} -> ${s}: inserted ${inserted}/${missing}, expected ${(pr * missing).toFixed(1)} (z = ${z.toFixed(2)})`);
   }

@@ -70,9 +70,7 @@ export function evalCommand(): Command {
           nllMethod: nll.method,
           nllSeconds: (performance.now() - t0) / 1000,
         });
-        // Token data is text: one dimension is one character.
-        const unit = model.data.kind === "tokens" ? "bits/char" : "bits/dim";
-        if (!o.json) console.log(`held-out NLL: ${nll.nll.toFixed(4)} +- ${nll.nllStderr.toFixed(4)} nats = ${nll.bitsPerDim.toFixed(4)} +- ${nll.bitsPerDimStderr.toFixed(4)} ${unit} (${rows.shape[0]} rows; ${nll.method})`);
+        if (!o.json) console.log(`held-out NLL: ${nll.nll.toFixed(4)} +- ${nll.nllStderr.toFixed(4)} nats = ${nll.bitsPerDim.toFixed(4)} +- ${nll.bitsPerDimStderr.toFixed(4)} bits/dim (${rows.shape[0]} rows; ${nll.method})`);
       }
       if (o.json) console.log(JSON.stringify(report));
     } finally {
