@@ -9,7 +9,7 @@ import { tensor, type Tensor } from "../src/core/tensor.js";
 import { deletion } from "../src/processes/deletion.js";
 import { exactGapCounts, sampleStrings, testSequences } from "../src/oracles/sequences.js";
 import { insertionLayout, insertionTransformer } from "../src/model/insertion.js";
-import { insertionDenoiser, insertionLoss, insertionObjective, insertionRates, insertionTargets, networkInsertion, Proposal } from "../src/text/insertion.js";
+import { insertionDenoiser, insertionLoss, insertionObjective, insertionRates, insertionTargets, networkInsertion, Proposal, softmax } from "../src/text/insertion.js";
 import { deletionBound, type RateModel } from "../src/text/deletion-bound.js";
 import { train } from "../src/train/train.js";
 
@@ -51,102 +51,111 @@ test("the Monte Carlo form of the bound (random deletion sets and levels) is unb
   assert.ok(res.bitsPerChar > 0 && res.stderrBits > 0 && res.characters === dist.strings.reduce((a, s) => a + s.length, 0));
 });
 
-test("insertion targets: the deleted tokens of x0, grouped by the gap of x_t they fall in", () => {
+test("insertion targets and queries: the deleted tokens of x0, by the gap of x_t they fall in and their slot there", () => {
   const p = deletion({ vocab: 3 });
   const Lm = 6;
+  const G = Lm + 1;
   const x0 = padRows([[0, 1, 2, 2, 1], []], Lm, 3);
   // Row 0 keeps positions 1 and 3 (u >= m = 0.5): x_t = [1, 2]; gaps: [0] | [2] | [1].
   const u = tensor([2, Lm], [0.1, 0.9, 0.2, 0.8, 0.3, 0.5, 0, 0, 0, 0, 0, 0]);
-  const { target, weight } = insertionTargets(p, Lm, x0, Float32Array.of(0.5, 0.5), u);
-  const W = 4 + Lm;
-  const gap = (b: number, g: number) => Array.from(target.data.subarray((b * (Lm + 1) + g) * W, (b * (Lm + 1) + g + 1) * W));
+  const t = Float32Array.of(0.5, 0.5);
+  const { target, weight } = insertionTargets(p, Lm, x0, t, u);
+  const W = 4 * G + Lm;
+  assert.deepEqual(target.shape, [2, W]);
   const lm = Math.fround(Math.log(0.5));
-  assert.deepEqual(gap(0, 0), [1, lm, 3, Math.fround(Math.log(6)), 0, -1, -1, -1, -1, -1]);
-  assert.deepEqual(gap(0, 1), [1, lm, 3, 0, 2, -1, -1, -1, -1, -1]);
-  assert.deepEqual(gap(0, 2), [1, lm, 3, 0, 1, -1, -1, -1, -1, -1]);
-  assert.deepEqual(gap(0, 3).slice(0, 3), [0, lm, 3]);
-  // Weight: 1 / mean length (2.5) on the 3 gaps of x_t, 0 past them; the empty row has its one gap.
-  assert.deepEqual(Array.from(weight.data.subarray(0, 5)), [0.4, 0.4, 0.4, 0, 0].map(Math.fround));
-  assert.deepEqual(Array.from(weight.data.subarray(7, 9)), [0.4, 0].map(Math.fround));
+  const row = Array.from(target.data.subarray(0, W));
+  assert.deepEqual(row.slice(0, 16), [1, lm, 3, Math.fround(Math.log(6)), 1, lm, 3, 0, 1, lm, 3, 0, 0, lm, 3, 0]);
+  assert.deepEqual(row.slice(4 * G), [0, 2, 1, -1, -1, -1]);
+  // Weight: 1 / mean length (2.5) per row.
+  assert.deepEqual(Array.from(weight.data), [0.4, 0.4].map(Math.fround));
+  // The network input: x_t, then the (gap, slot) of each deleted token.
+  const input = insertionObjective(p, Lm).input!(x0, p.forward(x0, t, u), t, u);
+  assert.deepEqual(Array.from(input.data.subarray(0, 3 * Lm)), [1, 2, 3, 3, 3, 3, 0, 1, 2, -1, -1, -1, 0, 0, 0, -1, -1, -1]);
 });
+
+/** Random network-like output for x_t: head logits with the network's masks, then query token logits. */
+function randomOutput(rng: Rng, k: ArrayLike<number>, Lm: number, Vp: number): Float32Array {
+  const { gaps: G, K, head } = insertionLayout(Vp, Lm);
+  const W = head + Lm * Vp;
+  const out = new Float32Array(k.length * W).map(() => 2 * rng.normal());
+  for (let b = 0; b < k.length; b++) {
+    const totals = out.slice(b * W + 1, b * W + K + 2);
+    for (let g = 0; g < G; g++) {
+      const at = b * W + g * (K + 2);
+      out.set(totals, at + 1);
+      for (let T = Lm - k[b] + 1; T <= K; T++) out[at + 1 + T] = -1e9;
+      if (g > k[b]) out[at] = -1e9;
+    }
+  }
+  return out;
+}
 
 test("the jax-js insertion loss equals -log q(counts, tokens) computed on the host from the same logits", async () => {
   const p = deletion({ vocab: 3 });
   const Lm = 5;
   const rng = new Rng(5);
-  const { gaps: G, K, width } = insertionLayout(3, Lm);
+  const { gaps: G, K, head } = insertionLayout(3, Lm);
   const x0 = padRows([[0, 1, 2, 2, 1], [2, 0], [1, 1, 1]], Lm, 3);
   const t = Float32Array.of(0.3, 0.8, 0.55);
   const u = p.noise(x0.shape, rng);
   const xt = p.forward(x0, t, u);
   const { target, weight } = insertionTargets(p, Lm, x0, t, u);
-  // Random logits, with the network's masks (totals past Lmax - |x_t|, gaps past |x_t|).
-  const logits = new Float32Array(3 * G * width).map(() => 2 * rng.normal());
   const k = rowLengths(xt, 3);
-  for (let b = 0; b < 3; b++) {
-    const totals = logits.slice((b * G) * width + 1, (b * G) * width + 2 + K);
-    for (let g = 0; g < G; g++) {
-      const at = (b * G + g) * width;
-      logits.set(totals, at + 1);
-      for (let T = Lm - k[b] + 1; T <= K; T++) logits[at + 1 + T] = -1e9;
-      if (g > k[b]) logits[at] = -1e9;
-    }
-  }
-  const loss = insertionLoss(np.array(logits).reshape([3, G, width]), np.array(target.data).reshape([...target.shape]), np.array(weight.data).reshape([...weight.shape]));
+  const out = randomOutput(rng, k, Lm, 3);
+  const W = head + Lm * 3;
+  const loss = insertionLoss(np.array(out).reshape([3, W]), np.array(target.data).reshape([...target.shape]), np.array(weight.data).reshape([...weight.shape]));
   const got = (await loss.data())[0];
   let want = 0;
+  const TW = 4 * G + Lm;
   for (let b = 0; b < 3; b++) {
-    const prop = new Proposal(logits.slice(b * G * width, (b + 1) * G * width), 3, K, k[b]);
-    const W = 4 + K;
-    const slots = Array.from({ length: k[b] + 1 }, (_, g) => Array.from(target.data.subarray((b * G + g) * W + 4, (b * G + g + 1) * W)).filter((v) => v >= 0));
-    want -= prop.logProb(p.schedule.m(t[b]), slots) / ((5 + 2 + 3) / 3);
+    const prop = new Proposal(out.slice(b * W, b * W + head), K, k[b]);
+    const counts = Array.from({ length: k[b] + 1 }, (_, g) => target.data[b * TW + 4 * g]);
+    const ids = Array.from(target.data.subarray(b * TW + 4 * G, (b + 1) * TW)).filter((v) => v >= 0);
+    const slots: number[][] = [];
+    const tokenAt = new Map<string, Float64Array>();
+    let i = 0;
+    counts.forEach((c, g) => {
+      slots.push(ids.slice(i, i + c));
+      for (let j = 0; j < c; j++, i++) tokenAt.set(`${g},${j}`, softmax(out.subarray(b * W + head + i * 3, b * W + head + (i + 1) * 3)));
+    });
+    want -= prop.logProb(p.schedule.m(t[b]), slots, (g, j) => tokenAt.get(`${g},${j}`)!) / ((5 + 2 + 3) / 3);
   }
   want /= 3;
   assert.ok(Math.abs(got - want) < 1e-3 * Math.abs(want), `jax loss ${got}, host -log q ${want}`);
 });
 
-test("a Proposal draws what its rates say, keeps x_t, and never exceeds Lmax", () => {
+test("a Proposal's counts: the tilted total, its multinomial allocation, and rates that match them", () => {
   const rng = new Rng(6);
+  const Lm = 6;
   const Vp = 3;
-  const K = 6;
-  const width = 1 + (K + 1) + K * Vp;
-  const xt = [2, 0];
-  const logits = new Float32Array((K + 1) * width).map(() => rng.normal());
-  for (let g = 0; g <= K; g++) {
-    logits.set(logits.slice(1, K + 2), g * width + 1);
-    for (let T = K - xt.length + 1; T <= K; T++) logits[g * width + 1 + T] = -1e9;
-    if (g > xt.length) logits[g * width] = -1e9;
-  }
-  const prop = new Proposal(logits, Vp, K, xt.length);
+  const k = 2;
+  const { head } = insertionLayout(Vp, Lm);
+  const prop = new Proposal(randomOutput(rng, [k], Lm, Vp).slice(0, head), Lm, k);
   const m = 0.6;
   const n = 20000;
-  const freq = new Float64Array(3 * Vp);
-  let total = 0;
+  const mean = new Float64Array(k + 1);
   for (let i = 0; i < n; i++) {
-    const x = prop.sample(xt, m, rng);
-    assert.ok(x.length <= K, `|x0_hat| = ${x.length} > Lmax = ${K}`);
-    // Read the gaps back: the last 2 then the last 0 of x_t... by a greedy right-to-left match of x_t.
-    const pos: number[] = [];
-    for (let i2 = x.length - 1, j = xt.length - 1; j >= 0; i2--) if (x[i2] === xt[j]) pos.unshift(i2), j--;
-    x.forEach((v, p) => {
-      if (pos.includes(p)) return;
-      freq[pos.filter((q) => q < p).length * Vp + v] += 1 / n;
-    });
-    total += (x.length - xt.length) / n;
+    const c = prop.counts(m, rng);
+    assert.ok(c.reduce((a, b) => a + b, 0) <= Lm - k, "|x0_hat| <= Lmax");
+    c.forEach((v, g) => (mean[g] += v / n));
   }
-  const rates = prop.rates(m);
-  assert.ok(Math.abs(total - rates.total) < 0.03, `mean insertions ${total} vs E[T] ${rates.total}`);
-  // Right-to-left matching shifts ambiguous tokens, so compare per-token totals over gaps.
-  for (let v = 0; v < Vp; v++) {
-    const want = [0, 1, 2].reduce((a, g) => a + rates.at(g, v), 0);
-    const got = [0, 1, 2].reduce((a, g) => a + freq[g * Vp + v], 0);
-    assert.ok(Math.abs(got - want) < 0.03, `token ${v}: drawn ${got}, rates ${want}`);
+  // With one token distribution for every slot, rho(g, v) = E[c_g] q(v).
+  const q = Float64Array.of(0.2, 0.5, 0.3);
+  const rates = prop.rates(m, () => q);
+  for (let g = 0; g <= k; g++) {
+    const want = rates.at(g, 0) / q[0];
+    assert.ok(Math.abs(mean[g] - want) < 0.03, `gap ${g}: mean count ${mean[g]}, rates ${want}`);
   }
+  assert.ok(Math.abs(mean.reduce((a, b) => a + b, 0) - rates.total) < 0.03);
   // The tilt: q_m(T) ∝ exp(l(T) + T log m).
   const a = prop.totals(0.3);
   const b = prop.totals(0.9);
   assert.ok(Math.abs(Math.log(a[2] / a[1]) - Math.log(b[2] / b[1]) - Math.log(0.3 / 0.9)) < 1e-9);
   assert.deepEqual(Array.from(prop.totals(0)), [1, 0, 0, 0, 0, 0, 0]);
+  assert.equal(prop.budget, Lm - k);
+  // Infilling: only allowed gaps receive tokens; none allowed, nothing inserted.
+  for (let i = 0; i < 200; i++) assert.equal(prop.counts(m, rng, [false, true, false])[0], 0);
+  assert.deepEqual(prop.counts(1, rng, [false, false, false]), [0, 0, 0]);
 });
 
 test("the insertion Transformer trains on the strings: loss falls, bound near the entropy, sample lengths follow the data", async () => {

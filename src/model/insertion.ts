@@ -23,12 +23,14 @@ export interface InsertionConfig {
 }
 
 /**
- * Output layout per gap (row g of [B, Lmax + 1, width]): the gap's
- * allocation logit, the K + 1 logits of the total count (the same in every
- * gap row), then K slots of V token logits.
+ * Input and output layout. Input [B, Lmax + 2Q]: the padded ids of x_t,
+ * then Q slot queries as gap indices and slot indices (a gap index < 0 is
+ * an unused query). Output [B, G (K + 2) + Q V]: for each of the G = Lmax + 1
+ * gaps its allocation logit and the K + 1 logits of the total count (the
+ * same in every gap), then the token logits of each query.
  */
-export function insertionLayout(vocab: number, maxLength: number): { gaps: number; K: number; width: number } {
-  return { gaps: maxLength + 1, K: maxLength, width: 1 + (maxLength + 1) + maxLength * vocab };
+export function insertionLayout(vocab: number, maxLength: number): { gaps: number; K: number; head: number } {
+  return { gaps: maxLength + 1, K: maxLength, head: (maxLength + 1) * (maxLength + 2) };
 }
 
 /** Logit given to impossible outcomes (a total making |x0_hat| > Lmax, a gap past the end of x_t). */
@@ -36,26 +38,28 @@ export const IMPOSSIBLE = -1e9;
 
 /**
  * The insertion model q_theta(x0 | x_t) of deletion diffusion (after the
- * Levenshtein Transformer and FlexMDM), sampleable in one pass: a
- * bidirectional Transformer over [BOS] x_t [EOS] (then PAD) that gives
+ * Levenshtein Transformer and FlexMDM): a bidirectional Transformer over
+ * [BOS] x_t [EOS] (then PAD) that gives
  *   - the total number T of tokens to insert, T = 0..K, masked (IMPOSSIBLE)
  *     where T > Lmax - |x_t|, so |x0_hat| <= Lmax exactly; read at BOS;
  *   - how they are shared among the |x_t| + 1 gaps: allocation logits a_g
  *     (gap counts ~ Multinomial(T, softmax(a)); gaps past |x_t| masked);
- *   - token logits for each inserted slot j = 0..K-1 of each gap.
+ *   - token logits for slot j of gap g, for the queried (g, j) only.
  * Gap g reads its two neighbours h_g, h_{g+1}; slot j adds a slot embedding:
- *   z_g = gelu(W_gap [h_g; h_{g+1}]),   a_g = W_a z_g,
- *   tokens_{g,j} = W_tok gelu(W_s z_g + E_slot[j]),   totals = W_T h_BOS.
+ *   z_g = gelu(W_gap [h_g; h_{g+1}]),   a_g = W_a z_g,   totals = W_T h_BOS,
+ *   tokens(g, j) = W_tok gelu(W_s z_g + E_slot[j]).
+ * Queries keep the token head cheap: training asks for the <= Lmax slots
+ * that hold a deleted token, not all (Lmax + 1) Lmax of them; sampling asks
+ * for the slots its counts created (src/text/insertion.ts).
  * (Independent per-gap counts, masked jointly to |x0_hat| <= Lmax, bias the
  * lengths down: a factorised model overestimates the spread of the total,
  * and the mask cuts its top; a total with an allocation has no such cut.)
- * Output [B, Lmax + 1, 1 + (K + 1) + K V] (gaps past |x_t| are padding).
  *
  * Time enters twice: as an embedding added to every position (as in
- * transformer.ts), and through the exact tilt m(t)^c of the counts, which
- * the loss and the denoiser apply (src/text/insertion.ts). The tilt alone
+ * transformer.ts), and through the exact tilt m(t)^T of the total, which
+ * the loss and the sampler apply (src/text/insertion.ts). The tilt alone
  * would be exact for an exact joint model; a model that factorises over
- * gaps needs t to place its marginals.
+ * gaps and slots needs t to place its marginals.
  */
 export function insertionTransformer(config: InsertionConfig): Network {
   const V = config.vocab;
@@ -95,15 +99,17 @@ export function insertionTransformer(config: InsertionConfig): Network {
       initDense(p, "tok", rng, D, V, 0);
       return p;
     },
-    apply(params: Params, x: JArray, t: JArray): JArray {
+    apply(params: Params, input: JArray, t: JArray): JArray {
       const p = new ParamTaker(params);
-      const [B, len] = x.shape;
-      if (x.shape.length !== 2 || len !== L) {
-        x.dispose();
+      const [B, width] = input.shape;
+      const Q = (width - L) / 2;
+      if (input.shape.length !== 2 || !(Number.isInteger(Q) && Q >= 0)) {
+        input.dispose();
         t.dispose();
         p.finish();
-        throw new Error(`insertionTransformer: input must be padded ids [B, ${L}], got [${x.shape.join(", ")}]`);
+        throw new Error(`insertionTransformer: input must be [B, ${L} + 2 Q] (padded ids, then Q query gaps and slots), got [${input.shape.join(", ")}]`);
       }
+      const x = Q === 0 ? input : input.ref.slice([], [0, L]);
       // |x_t| per row: totals T with T + |x_t| > Lmax and gaps g > |x_t| are impossible.
       const k = np.notEqual(x.ref, PAD).astype(np.float32).sum(1).reshape([B, 1, 1]);
       const overT = np.greater(k.ref.add(np.arange(K + 1).astype(np.float32).reshape([1, 1, K + 1])), L).astype(np.float32);
@@ -122,10 +128,20 @@ export function insertionTransformer(config: InsertionConfig): Network {
       const pair = np.concatenate([h.ref.slice([], [0, G]), h.slice([], [1, G + 1])], 2);
       const z = nn.gelu(dense(p, "gap", pair));
       const alloc = dense(p, "alloc", z.ref).add(pastEnd.mul(IMPOSSIBLE)); // [B, G, 1]
-      const s = dense(p, "slot", z).reshape([B, G, 1, D]).add(p.take("slot.emb").reshape([1, 1, K, D]));
-      const tokens = dense(p, "tok", nn.gelu(s)).reshape([B, G, K * V]);
+      const head = np.concatenate([alloc, np.broadcastTo(totals, [B, G, K + 1])], 2).reshape([B, G * (K + 2)]);
+      if (Q === 0) {
+        z.dispose();
+        p.finish();
+        return head;
+      }
+      // Slot queries: z of the queried gap plus the slot's embedding, by one-hot matmuls.
+      const qg = np.maximum(input.ref.slice([], [L, L + Q]), 0).astype(np.int32);
+      const qj = np.maximum(input.slice([], [L + Q, L + 2 * Q]), 0).astype(np.int32);
+      const zq = np.matmul(nn.oneHot(qg, G), z); // [B, Q, D]
+      const eq = np.matmul(nn.oneHot(qj, K).reshape([B * Q, K]), p.take("slot.emb")).reshape([B, Q, D]);
+      const tokens = dense(p, "tok", nn.gelu(dense(p, "slot", zq).add(eq))).reshape([B, Q * V]);
       p.finish();
-      return np.concatenate([alloc, np.broadcastTo(totals, [B, G, K + 1]), tokens], 2);
+      return np.concatenate([head, tokens], 1);
     },
   };
 }

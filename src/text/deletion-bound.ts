@@ -42,9 +42,13 @@ export interface Rate {
   at(g: number, v: number): number;
 }
 
-/** A model of the reverse rates: one Rate per row of a padded batch x_t, row b at level m[b]. */
+/**
+ * A model of the reverse rates: one Rate per row of a padded batch x_t, row
+ * b at level m[b]; `gaps[b]` lists the gaps whose rates `at` will be asked
+ * for (a network fetches their token distributions; the total is always there).
+ */
 export interface RateModel {
-  ratesFor(xt: Tensor, m: Float64Array): Promise<Rate[]> | Rate[];
+  ratesFor(xt: Tensor, m: Float64Array, gaps: number[][]): Promise<Rate[]> | Rate[];
 }
 
 export interface BoundOptions {
@@ -176,8 +180,10 @@ export async function deletionBound(model: RateModel, data: Tensor, vocab: numbe
   const perRow = new Float64Array(M);
   for (let start = 0; start < points.length; start += batch) {
     const part = points.slice(start, start + batch);
-    const rates = await model.ratesFor(padRows(part.map((p) => p.xt), L, vocab), Float64Array.from(part, (p) => p.m));
-    part.forEach((p, i) => (perRow[p.row] += p.weight * integrand(p, rates[i], vocab)));
+    const targets = part.map((p) => (p.j === 0 ? new Float64Array(0) : gapCounts(p.x0, p.xt, vocab)));
+    const gaps = targets.map((r) => [...new Set(Array.from(r.keys()).filter((c) => r[c] > 0).map((c) => Math.floor(c / vocab)))]);
+    const rates = await model.ratesFor(padRows(part.map((p) => p.xt), L, vocab), Float64Array.from(part, (p) => p.m), gaps);
+    part.forEach((p, i) => (perRow[p.row] += p.weight * integrand(p.j, targets[i], rates[i], vocab)));
   }
   const lengths = Array.from({ length: M }, (_, b) => rowTokens(data, b, vocab).length);
   const characters = lengths.reduce((a, b) => a + b, 0);
@@ -191,13 +197,12 @@ export async function deletionBound(model: RateModel, data: Tensor, vocab: numbe
 }
 
 /**
- * The integrand at one point: rho_total when nothing is deleted, else
- * F = sum_{g,v} rho - rho* + rho* log(rho* / rho).
+ * The integrand at one point: rho_total when nothing is deleted (j = 0),
+ * else F = sum_{g,v} rho - rho* + rho* log(rho* / rho), rho* = target.
  */
-function integrand(p: Point, rate: Rate, V: number): number {
-  if (p.j === 0) return rate.total;
-  const target = gapCounts(p.x0, p.xt, V);
-  let f = rate.total - p.j;
+function integrand(j: number, target: Float64Array, rate: Rate, V: number): number {
+  if (j === 0) return rate.total;
+  let f = rate.total - j;
   target.forEach((r, c) => {
     if (r > 0) f += r * Math.log(r / Math.max(1e-300, rate.at(Math.floor(c / V), c % V)));
   });

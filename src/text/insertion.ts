@@ -1,6 +1,6 @@
 import { jit, nn, numpy as np, tree, type Array as JArray } from "@jax-js/jax";
 import type { Denoiser } from "../core/denoiser.js";
-import { padRows, rowTokens } from "../core/padded.js";
+import { padRows, rowLengths, rowTokens } from "../core/padded.js";
 import { timeAt, type Time } from "../core/process.js";
 import type { Rng } from "../core/rng.js";
 import type { Schedule } from "../core/schedule.js";
@@ -33,12 +33,11 @@ import { inverseSchedule } from "./elbo.js";
  * what its factorised allocation and tokens cannot get from the tilt).
  */
 
-/** Count and token targets for one batch, in the layout the loss reads. */
-export interface InsertionTargets {
-  /** [B, G, 4 + K]: c_g, log m(t), T, log T! - sum log c_g! (gap 0 only), then the tokens of slots 0..K-1 (-1 where empty). */
-  target: Tensor;
-  /** [B, G]: 1 / (mean |x0| of the batch) on the gaps of x_t, 0 on padding gaps: the loss is in nats per character. */
-  weight: Tensor;
+/** Where the deleted tokens of one row of x0 go: gap counts, and per deleted token (in order) its gap, slot and id. */
+interface Pattern {
+  counts: number[];
+  slots: { gap: number; slot: number; token: number }[];
+  logm: number;
 }
 
 /** log m, clamped so that T log m stays finite (m = 0 still forces T = 0 in practice). */
@@ -50,84 +49,110 @@ const logFactorial = (n: number) => {
   return s;
 };
 
+/** The deletion pattern of each row: token i of x0 deleted iff u_i < m(t) (never a fixed token). */
+function patterns(process: DeletionProcess, x0: Tensor, t: Float32Array | number, u: Tensor): Pattern[] {
+  const [B, L] = x0.shape;
+  return Array.from({ length: B }, (_, b) => {
+    const m = process.schedule.m(timeAt(t, b));
+    const counts = new Array<number>(L + 1).fill(0);
+    const slots: Pattern["slots"] = [];
+    let g = 0;
+    for (let i = 0; i < L && x0.data[b * L + i] !== process.pad; i++) {
+      const token = x0.data[b * L + i];
+      if (process.fixed(token) || !(u.data[b * L + i] < m || m >= 1)) g++;
+      else slots.push({ gap: g, slot: counts[g]++, token });
+    }
+    return { counts, slots, logm: logLevel(m) };
+  });
+}
+
+/** Network input [B, Lmax + 2 Lmax]: x_t, then the (gap, slot) of each deleted token as queries (gap -1: unused). */
+export function queryInput(xt: Tensor, queries: { gap: number; slot: number }[][]): Tensor {
+  const [B, L] = xt.shape;
+  const W = 3 * L;
+  const out = new Float32Array(B * W);
+  for (let b = 0; b < B; b++) {
+    out.set(xt.data.subarray(b * L, b * L + L), b * W);
+    out.fill(-1, b * W + L, b * W + 3 * L);
+    queries[b].forEach((q, i) => {
+      out[b * W + L + i] = q.gap;
+      out[b * W + 2 * L + i] = q.slot;
+    });
+  }
+  return tensor([B, W], out);
+}
+
 /**
- * The targets of a batch: which tokens of x0 were deleted (u_i < m(t)),
- * grouped by the gap of x_t they fall in, in order.
+ * Targets of a batch, in the layout the loss reads: [B, G 4 + Lmax] holding,
+ * per gap, c_g, log m(t), T and (gap 0 only) log T! - sum log c_g!, then the
+ * id of each queried slot's token (-1: unused). Weight [B]: 1 / (mean |x0|
+ * of the batch), so the loss is in nats per character.
  */
-export function insertionTargets(process: DeletionProcess, maxLength: number, x0: Tensor, t: Float32Array | number, u: Tensor): InsertionTargets {
-  const { gaps: G, K } = insertionLayout(process.vocab, maxLength);
+export function insertionTargets(process: DeletionProcess, maxLength: number, x0: Tensor, t: Float32Array | number, u: Tensor): { target: Tensor; weight: Tensor } {
+  const { gaps: G } = insertionLayout(process.vocab, maxLength);
   const [B, L] = x0.shape;
   if (L !== maxLength) throw new Error(`insertionTargets: rows hold ${L} positions, the model ${maxLength}`);
-  const W = 4 + K;
-  const target = new Float32Array(B * G * W);
-  const weight = new Float32Array(B * G);
-  const lengths = Array.from({ length: B }, (_, b) => rowTokens(x0, b, process.pad).length);
-  const meanLength = Math.max(1, lengths.reduce((a, b) => a + b, 0) / B);
-  for (let b = 0; b < B; b++) {
-    const m = process.schedule.m(timeAt(t, b));
-    const slots: number[][] = Array.from({ length: G }, () => []);
-    let g = 0;
-    for (let i = 0; i < lengths[b]; i++) {
-      const tok = x0.data[b * L + i];
-      if (process.fixed(tok) || !(u.data[b * L + i] < m || m >= 1)) g++;
-      else slots[g].push(tok);
-    }
-    const T = slots.reduce((a, s) => a + s.length, 0);
-    for (let gg = 0; gg < G; gg++) {
-      const at = (b * G + gg) * W;
-      target.set([slots[gg].length, logLevel(m), T, gg === 0 ? logFactorial(T) - slots.reduce((a, s) => a + logFactorial(s.length), 0) : 0], at);
-      target.fill(-1, at + 4, at + W);
-      target.set(slots[gg], at + 4);
-    }
-    weight.fill(1 / meanLength, b * G, b * G + g + 1);
-  }
-  return { target: tensor([B, G, W], target), weight: tensor([B, G], weight) };
+  const W = 4 * G + L;
+  const target = new Float32Array(B * W);
+  const pats = patterns(process, x0, t, u);
+  pats.forEach((p, b) => {
+    const T = p.slots.length;
+    p.counts.forEach((c, g) => target.set([c, p.logm, T, g === 0 ? logFactorial(T) - p.counts.reduce((a, n) => a + logFactorial(n), 0) : 0], b * W + 4 * g));
+    target.fill(-1, b * W + 4 * G, (b + 1) * W);
+    p.slots.forEach((q, i) => (target[b * W + 4 * G + i] = q.token));
+  });
+  const meanLength = Math.max(1, rowLengths(x0, process.pad).reduce((a, n) => a + n, 0) / B);
+  return { target: tensor([B, W], target), weight: tensor([B], new Float32Array(B).fill(1 / meanLength)) };
 }
 
 /**
- * The loss in jax-js: out [B, G, 1 + (K+1) + K V] (the network's logits),
- * target/weight as insertionTargets; returns, with w_b the weight of gap 0,
- *   -sum_b w_b [log q_t(T) + log T! - sum log c_g! + sum_g c_g log pi_g] / B
- *   -sum_{b,g} w_{b,g} sum_{j < c_g} log q(token_{g,j}) / B.
+ * The loss in jax-js: out [B, G (K+2) + Lmax V] (the network's output for
+ * the training queries), target/weight as insertionTargets; returns
+ *   -sum_b w_b [log q_t(T) + log T! - sum_g log c_g! + sum_g c_g log pi_g + sum_slots log q(token)] / B.
  */
 export function insertionLoss(out: JArray, target: JArray, weight: JArray): JArray {
-  const [B, G, F] = out.shape;
-  const K = G - 1;
-  const V = (F - K - 2) / K;
-  const col = (x: JArray, a: number, b: number) => x.slice([], [], [a, b]);
-  const first = (x: JArray) => x.slice([], [0, 1]).reshape([B, -1]);
-  const alloc = nn.logSoftmax(col(out.ref, 0, 1).reshape([B, G]), -1);
-  const totals = first(col(out.ref, 1, K + 2));
-  const tokens = col(out, K + 2, F).reshape([B, G, K, V]);
-  const c = col(target.ref, 0, 1).reshape([B, G]);
-  const logm = first(col(target.ref, 1, 2));
-  const T = first(col(target.ref, 2, 3)).reshape([B]);
-  const coef = first(col(target.ref, 3, 4)).reshape([B]);
-  const toks = col(target, 4, 4 + K);
+  const B = out.shape[0];
+  const W = target.shape[1];
+  // W = 4 G + L with G = L + 1, so L = (W - 4) / 5; the output width then gives V.
+  const L = (W - 4) / 5;
+  const G = L + 1;
+  const K = L;
+  const V = (out.shape[1] - G * (K + 2)) / L;
+  const head = out.ref.slice([], [0, G * (K + 2)]).reshape([B, G, K + 2]);
+  const tokens = out.slice([], [G * (K + 2), G * (K + 2) + L * V]).reshape([B, L, V]);
+  const alloc = nn.logSoftmax(head.ref.slice([], [], [0, 1]).reshape([B, G]), -1);
+  const totals = head.slice([], [0, 1], [1, K + 2]).reshape([B, K + 1]);
+  const perGap = target.ref.slice([], [0, 4 * G]).reshape([B, G, 4]);
+  const c = perGap.ref.slice([], [], [0, 1]).reshape([B, G]);
+  const first = perGap.slice([], [0, 1]).reshape([B, 4]);
+  const logm = first.ref.slice([], [1, 2]);
+  const T = first.ref.slice([], [2, 3]).reshape([B]);
+  const coef = first.slice([], [3, 4]).reshape([B]);
+  const toks = target.slice([], [4 * G, W]);
   const tilted = totals.add(logm.mul(np.arange(K + 1).astype(np.float32).reshape([1, K + 1])));
   const logqT = nn.logSoftmax(tilted, -1).mul(nn.oneHot(T.astype(np.int32), K + 1)).sum(-1);
-  const logqCounts = logqT.add(coef).add(c.mul(alloc).sum(-1)); // [B]
   const present = np.greaterEqual(toks.ref, 0).astype(np.float32);
   const ids = np.maximum(toks, 0).astype(np.int32);
-  const logqTok = nn.logSoftmax(tokens, -1).mul(nn.oneHot(ids, V)).sum(-1).mul(present).sum(-1); // [B, G]
-  const rowWeight = weight.ref.slice([], [0, 1]).reshape([B]);
-  return logqCounts.mul(rowWeight).sum().add(logqTok.mul(weight).sum()).mul(-1 / B);
+  const logqTok = nn.logSoftmax(tokens, -1).mul(nn.oneHot(ids, V)).sum(-1).mul(present).sum(-1); // [B]
+  const logq = logqT.add(coef).add(c.mul(alloc).sum(-1)).add(logqTok);
+  return logq.mul(weight).sum().mul(-1 / B);
 }
 
-/** The Objective for train(): targets from the sampled deletion pattern, the insertion loss. */
+/** The Objective for train(): x_t with the deleted tokens' slots as queries, targets from the same deletion pattern. */
 export function insertionObjective(process: DeletionProcess, maxLength: number): Objective<Tensor, Tensor> & { description: Record<string, unknown> } {
   return {
     loss: insertionLoss,
     description: { kind: "insertion", loss: "-log q(counts) - sum log q(tokens), nats per character", process: process.name },
     target: (x0, _xt, t, u) => insertionTargets(process, maxLength, x0, t, u),
+    input: (x0, xt, t, u) => queryInput(xt, patterns(process, x0, t, u).map((p) => p.slots)),
   };
 }
 
-// ---- host side: the distribution one row of logits defines -------------------------
+// ---- host side: the distribution the network's output defines -----------------------
 
-/** A normalised distribution from logits (entries <= IMPOSSIBLE / 10 get probability 0). */
-function softmax(logits: ArrayLike<number>, scale = 1): Float64Array {
-  const p = Float64Array.from(logits, (v) => v * scale);
+/** A normalised distribution from logits at a temperature (entries <= IMPOSSIBLE / 10 get probability 0). */
+export function softmax(logits: ArrayLike<number>, temperature = 1): Float64Array {
+  const p = Float64Array.from(logits, (v) => v / temperature);
   let mx = -Infinity;
   for (const v of p) mx = Math.max(mx, v);
   let z = 0;
@@ -150,51 +175,48 @@ function binomialSurvival(n: number, p: number): Float64Array {
   return s;
 }
 
-/** One row of the network's output [G, width] and the insertion distribution it defines at a level m. */
+/** Token distribution of slot j of gap g. */
+export type SlotTokens = (g: number, j: number) => Float64Array;
+
+/** The count part of one row's output (head [G (K + 2)]): the total T and its allocation to the gaps 0..k. */
 export class Proposal {
-  private readonly W: number;
-  private readonly tokenProbs = new Map<number, Float64Array>();
   /** Allocation over the real gaps 0..k. */
   readonly alloc: Float64Array;
 
   constructor(
-    private readonly logits: Float32Array,
-    private readonly V: number,
+    private readonly head: Float32Array,
     /** The most tokens one x0_hat can add (Lmax). */
-    private readonly K: number,
+    readonly K: number,
     /** |x_t|: gaps 0..k are real. */
     readonly k: number,
   ) {
-    this.W = 1 + (K + 1) + K * V;
-    if (logits.length !== (K + 1) * this.W) throw new Error(`Proposal: ${logits.length} logits, expected ${K + 1} gaps x ${this.W}`);
-    this.alloc = softmax(Array.from({ length: k + 1 }, (_, g) => logits[g * this.W]));
+    if (head.length !== (K + 1) * (K + 2)) throw new Error(`Proposal: ${head.length} logits, expected ${K + 1} gaps x ${K + 2}`);
+    this.alloc = softmax(Array.from({ length: k + 1 }, (_, g) => head[g * (K + 2)]));
   }
 
   /** q_m(T), T = 0..K: the tilted, masked total. */
   totals(m: number): Float64Array {
     if (m <= 0) return Float64Array.from({ length: this.K + 1 }, (_, T) => Number(T === 0));
     const lm = Math.log(Math.min(1, m));
-    return softmax(Array.from({ length: this.K + 1 }, (_, T) => this.logits[1 + T] + (this.logits[1 + T] < -1e8 ? 0 : T * lm)));
+    return softmax(Array.from({ length: this.K + 1 }, (_, T) => this.head[1 + T] + (this.head[1 + T] < -1e8 ? 0 : T * lm)));
   }
 
-  /** q(token of slot j of gap g = v), v = 0..V-1 (softmax at a temperature). */
-  tokens(g: number, j: number, temperature = 1): Float64Array {
-    const key = (g * this.K + j) * 64 + Math.round(temperature * 16);
-    let p = this.tokenProbs.get(key);
-    if (!p) {
-      const off = g * this.W + 2 + this.K + j * this.V;
-      this.tokenProbs.set(key, (p = softmax(this.logits.subarray(off, off + this.V), 1 / temperature)));
-    }
-    return p;
+  /** Gap counts: T ~ q_m(T), then Multinomial(T, pi); `allowed` (infilling) restricts pi to some gaps (none: T = 0). */
+  counts(m: number, rng: Rng, allowed?: readonly boolean[]): number[] {
+    const pi = allowed ? this.alloc.map((p, g) => (allowed[g] ? p : 0)) : this.alloc;
+    const T = pi.some((p) => p > 0) ? rng.categorical(this.totals(m)) : 0;
+    const counts = new Array<number>(this.k + 1).fill(0);
+    for (let i = 0; i < T; i++) counts[rng.categorical(pi)]++;
+    return counts;
   }
 
-  /** log q(counts, tokens) of one insertion pattern at level m (gaps 0..k; tokens[g] in slot order). */
-  logProb(m: number, tokens: number[][]): number {
-    const counts = tokens.map((s) => s.length);
+  /** log q(counts, tokens) of one insertion pattern at level m (slots[g] = the tokens of gap g, in order). */
+  logProb(m: number, slots: number[][], tokens: SlotTokens): number {
+    const counts = slots.map((s) => s.length);
     const T = counts.reduce((a, c) => a + c, 0);
     let lp = Math.log(this.totals(m)[T]) + logFactorial(T);
     counts.forEach((c, g) => (lp += c * Math.log(this.alloc[g]) - logFactorial(c)));
-    tokens.forEach((s, g) => s.forEach((v, j) => (lp += Math.log(this.tokens(g, j)[v]))));
+    slots.forEach((s, g) => s.forEach((v, j) => (lp += Math.log(tokens(g, j)[v]))));
     return lp;
   }
 
@@ -203,9 +225,8 @@ export class Proposal {
    * q(c_g > j) = sum_T q(T) P(Binomial(T, pi_g) > j); the total is E[T].
    * These are the reverse rates (times m'/m) of the model's insertion chain.
    */
-  rates(m: number): Rate {
+  rates(m: number, tokens: SlotTokens): Rate {
     const qT = this.totals(m);
-    const total = qT.reduce((a, p, T) => a + p * T, 0);
     const survival = new Map<number, Float64Array>();
     const survivalOf = (g: number) => {
       let s = survival.get(g);
@@ -221,41 +242,38 @@ export class Proposal {
       return s;
     };
     return {
-      total,
+      total: qT.reduce((a, p, T) => a + p * T, 0),
       at: (g, v) => {
         const s = survivalOf(g);
         let r = 0;
-        for (let j = 0; j < this.K && s[j] > 0; j++) r += s[j] * this.tokens(g, j)[v];
+        for (let j = 0; j < this.K && s[j] > 0; j++) r += s[j] * tokens(g, j)[v];
         return r;
       },
     };
   }
 
-  /**
-   * Draw x0_hat: T ~ q_m(T), gap counts ~ Multinomial(T, pi), a token per
-   * slot; x_t's tokens kept in between. `allowed` (infilling) restricts the
-   * allocation to some gaps (none allowed: nothing is inserted).
-   */
-  sample(xt: ArrayLike<number>, m: number, rng: Rng, temperature = 1, allowed?: readonly boolean[]): number[] {
-    const pi = allowed ? this.alloc.map((p, g) => (allowed[g] ? p : 0)) : this.alloc;
-    const T = pi.some((p) => p > 0) ? rng.categorical(this.totals(m)) : 0;
-    const counts = new Array<number>(this.k + 1).fill(0);
-    for (let i = 0; i < T; i++) counts[rng.categorical(pi)]++;
-    const out: number[] = [];
-    counts.forEach((c, g) => {
-      for (let j = 0; j < c; j++) out.push(rng.categorical(this.tokens(g, j, temperature)));
-      if (g < this.k) out.push(xt[g]);
-    });
-    return out;
+  /** The largest total with positive probability: slots j >= this are never used. */
+  get budget(): number {
+    let T = this.K;
+    while (T > 0 && this.head[1 + T] < -1e8) T--;
+    return T;
   }
 }
 
-/** A trained insertion network as Proposals for padded batches, in chunks (bounded memory). */
+/** A slot query: token logits of slot `slot` of gap `gap`. */
+export interface SlotQuery {
+  gap: number;
+  slot: number;
+}
+
+/** A trained insertion network on the host: count heads, then token logits of queried slots, in chunks. */
 export interface InsertionModel {
   readonly vocab: number;
   readonly maxLength: number;
   /** One Proposal per row of x_t, at one time per row (or one for all). */
   proposals(xt: Tensor, t: Time): Promise<Proposal[]>;
+  /** Token distributions (softmax at a temperature) of any number of slots per row: out[b][i] for queries[b][i]. */
+  slotTokens(xt: Tensor, t: Time, queries: SlotQuery[][], temperature?: number): Promise<Float64Array[][]>;
   dispose(): void;
 }
 
@@ -263,9 +281,16 @@ export function networkInsertion(network: Network, params: Params, opts: { chunk
   const V = network.config.vocab;
   const L = network.config.maxLength;
   if (!(typeof V === "number" && typeof L === "number")) throw new Error(`networkInsertion: network ${network.name} has no config.vocab / config.maxLength`);
-  const chunk = opts.chunk ?? 64;
-  const { gaps: G, K, width: W } = insertionLayout(V, L);
+  const chunk = opts.chunk ?? 128;
+  const { K, head } = insertionLayout(V, L);
   const fwd = jit((p: Params, x: JArray, t: JArray) => network.apply(p, x, t));
+  /** Run the network on rows [s, e) of an input [B, width], one time per row. */
+  const run = async (input: Tensor, t: Time, s: number, e: number): Promise<Float32Array> => {
+    const w = input.shape[1];
+    const ts = Float32Array.from({ length: e - s }, (_, j) => timeAt(t, s + j));
+    const y = fwd(tree.ref(params), np.array(input.data.subarray(s * w, e * w)).reshape([e - s, w]), np.array(ts));
+    return (await y.data()) as Float32Array;
+  };
   return {
     vocab: V,
     maxLength: L,
@@ -273,10 +298,27 @@ export function networkInsertion(network: Network, params: Params, opts: { chunk
       const out: Proposal[] = [];
       for (let s = 0; s < xt.shape[0]; s += chunk) {
         const e = Math.min(xt.shape[0], s + chunk);
-        const ts = Float32Array.from({ length: e - s }, (_, j) => timeAt(t, s + j));
-        const y = fwd(tree.ref(params), np.array(xt.data.subarray(s * L, e * L)).reshape([e - s, L]), np.array(ts));
-        const logits = (await y.data()) as Float32Array;
-        for (let b = 0; b < e - s; b++) out.push(new Proposal(logits.slice(b * G * W, (b + 1) * G * W), V, K, rowTokens(xt, s + b, V).length));
+        const y = await run(xt, t, s, e);
+        for (let b = 0; b < e - s; b++) out.push(new Proposal(y.slice(b * head, (b + 1) * head), K, rowTokens(xt, s + b, V).length));
+      }
+      return out;
+    },
+    async slotTokens(xt, t, queries, temperature = 1) {
+      const B = xt.shape[0];
+      const out: Float64Array[][] = queries.map(() => []);
+      const rounds = Math.max(0, ...queries.map((q) => Math.ceil(q.length / L)));
+      // Up to L queries per row per call (the training shape): one input per round.
+      for (let r = 0; r < rounds; r++) {
+        const input = queryInput(xt, queries.map((q) => q.slice(r * L, (r + 1) * L)));
+        const ts = Float32Array.from({ length: B }, (_, b) => timeAt(t, b));
+        for (let s = 0; s < B; s += chunk) {
+          const e = Math.min(B, s + chunk);
+          const y = await run(input, ts, s, e);
+          for (let b = s; b < e; b++) {
+            const base = (b - s) * (head + L * V) + head;
+            for (let i = 0; i < Math.min(L, queries[b].length - r * L); i++) out[b].push(softmax(y.subarray(base + i * V, base + (i + 1) * V), temperature));
+          }
+        }
       }
       return out;
     },
@@ -292,9 +334,10 @@ export interface InsertionDenoiserOptions {
 }
 
 /**
- * x0_hat ~ q(x0 | x_t, t): every token of x_t kept, insertions drawn per gap
- * at the level m(t), |x0_hat| <= Lmax. Fixed tokens (infilling) are shown
- * to the network as the tokens they stand for.
+ * x0_hat ~ q(x0 | x_t, t): the counts from the heads, then one more pass for
+ * the tokens of the slots they create; every token of x_t kept, |x0_hat| <=
+ * Lmax. Fixed tokens (infilling) are shown to the network as the tokens
+ * they stand for.
  */
 export function insertionDenoiser(model: InsertionModel, process: DeletionProcess, opts: InsertionDenoiserOptions = {}): Denoiser {
   const temperature = opts.temperature ?? 1;
@@ -305,26 +348,46 @@ export function insertionDenoiser(model: InsertionModel, process: DeletionProces
       const L = xt.shape[1];
       if (L !== model.maxLength) throw new Error(`insertionDenoiser: x_t rows hold ${L} positions, the model ${model.maxLength}`);
       const plain = tensor(xt.shape, xt.data.map((v) => (v > V ? v - V - 1 : v)));
-      const gm = await model.proposals(plain, t);
       const m = process.schedule.m(t);
-      const rows = gm.map((g, b) => {
-        const y = rowTokens(xt, b, V);
-        return g.sample(y, m, rng, temperature, opts.allowedGaps?.(y));
+      const rows = Array.from({ length: xt.shape[0] }, (_, b) => rowTokens(xt, b, V));
+      const props = await model.proposals(plain, t);
+      const counts = props.map((p, b) => p.counts(m, rng, opts.allowedGaps?.(rows[b])));
+      const queries = counts.map((c) => c.flatMap((n, gap) => Array.from({ length: n }, (_, slot) => ({ gap, slot }))));
+      const probs = await model.slotTokens(plain, t, queries, temperature);
+      const out = rows.map((y, b) => {
+        const row: number[] = [];
+        let i = 0;
+        counts[b].forEach((n, g) => {
+          for (let j = 0; j < n; j++) row.push(rng.categorical(probs[b][i++]));
+          if (g < y.length) row.push(y[g]);
+        });
+        return row;
       });
-      return padRows(rows, L, V);
+      return padRows(out, L, V);
     },
   };
 }
 
 /**
  * The model's reverse rates for the bound (deletion-bound.ts): row b is
- * evaluated at the time t with m(t) = m[b], its counts tilted at m[b].
+ * evaluated at the time t with m(t) = m[b], its total tilted at m[b]; the
+ * token distributions of the slots of the gaps in `gaps[b]` are fetched.
  */
 export function insertionRates(model: InsertionModel, schedule: Schedule): RateModel {
   return {
-    async ratesFor(xt, m) {
+    async ratesFor(xt, m, gaps) {
       const t = Float32Array.from(m, (v) => inverseSchedule(schedule.m, v));
-      return (await model.proposals(xt, t)).map((g, b) => g.rates(m[b]));
+      const props = await model.proposals(xt, t);
+      const queries = props.map((p, b) => (gaps?.[b] ?? []).flatMap((gap) => Array.from({ length: p.budget }, (_, slot) => ({ gap, slot }))));
+      const probs = await model.slotTokens(xt, t, queries);
+      return props.map((p, b) => {
+        const index = new Map(queries[b].map((q, i) => [q.gap * (p.K + 1) + q.slot, i]));
+        return p.rates(m[b], (g, j) => {
+          const i = index.get(g * (p.K + 1) + j);
+          if (i === undefined) throw new Error(`insertionRates: slot ${j} of gap ${g} was not fetched`);
+          return probs[b][i];
+        });
+      });
     },
   };
 }
