@@ -88,6 +88,23 @@ export { maskingNelbo, maskingNelboExact, maskingNelboQuadrature, inverseSchedul
 export type { NelboOptions, NelboResult, MaskingLike } from "./text/elbo.js";
 export { infillDenoiser, parseTemplate } from "./text/infill.js";
 
+// Deletion on sequences of varying length (section "deletion" of the README).
+export { padRows, rowLength, rowLengths, rowTokens, checkPadded } from "./core/padded.js";
+export { deletion } from "./processes/deletion.js";
+export type { DeletionProcess, DeletionOptions } from "./processes/deletion.js";
+export { logEmbeddings, sampleEmbedding, gapCounts, suffixLogCounts, prefixLogCounts } from "./processes/alignment.js";
+export { stringDist, testSequences, sampleStrings, stringCountsOf, sequencePosterior, sequenceDenoiser, exactGapCounts } from "./oracles/sequences.js";
+export type { StringDist, SequenceLikelihood } from "./oracles/sequences.js";
+export { insertionTransformer, insertionLayout } from "./model/insertion.js";
+export type { InsertionConfig } from "./model/insertion.js";
+export { insertionObjective, insertionLoss, insertionTargets, insertionDenoiser, insertionRates, networkInsertion, Proposal } from "./text/insertion.js";
+export type { InsertionModel, InsertionDenoiserOptions, SlotQuery } from "./text/insertion.js";
+export { deletionBound, gaussLegendre } from "./text/deletion-bound.js";
+export type { BoundOptions, BoundResult, Rate, RateModel } from "./text/deletion-bound.js";
+export { parseDeletionTemplate, deletionInfill } from "./text/deletion-infill.js";
+export { textUnits, loadTextUnits } from "./data/text.js";
+export type { TextUnit, UnitData } from "./data/text.js";
+
 // 2-D data, pictures and the CLI registry (section "cli" of the README).
 export { toy2d, toy2dNames, isToy2dName } from "./data/toy2d.js";
 export type { Toy2dName } from "./data/toy2d.js";
