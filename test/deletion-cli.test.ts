@@ -33,7 +33,9 @@ test("CLI: delete on text:carroll-alice trains on phrases, shows x_t, samples (p
     assert.equal(await main(["train", "--data", "text:carroll-alice", "--process", "delete", ...tiny, "--out", join(dir, "d")]), 0);
     const ck = loadCheckpoint(join(dir, "d"));
     assert.equal(ck.config.network.name, "insertion-transformer");
-    assert.deepEqual((ck.config.metadata.udm as { dataOptions: unknown }).dataOptions, { textUnit: "auto", textLength: 20 });
+    const saved = ck.config.metadata.udm as { spec: { dataOptions: unknown }; data: { state: { unit?: string } } };
+    assert.deepEqual(saved.spec.dataOptions, { textUnit: "auto", textLength: 20 });
+    assert.equal(saved.data.state.unit, "phrase");
 
     logs.length = 0;
     assert.equal(await main(["show", "--data", "text:carroll-alice", "--process", "delete", "--text-length", "20", "-n", "2", "--columns", "5", "--out", join(dir, "show")]), 0);
