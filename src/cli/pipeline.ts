@@ -215,6 +215,7 @@ export async function trainSetup(
       warmup: run.warmup,
       emaDecay: run.emaDecay,
       seed: s.spec.seed,
+      time: s.setup.time,
       outDir: run.out,
       checkpointEvery: run.checkpointEvery,
       maxSeconds: run.maxSeconds,

@@ -26,6 +26,7 @@ import type { RSchedule } from "../core/sampler.js";
 import type { Tensor } from "../core/tensor.js";
 import type { ClassCondition } from "../train/network-denoiser.js";
 import type { Network, Objective, Params } from "../train/types.js";
+import type { TimeSampler } from "../train/time.js";
 import type { Picture } from "../viz/chart.js";
 import type { Snapshot } from "../viz/trajectory.js";
 import { UsageError } from "./options.js";
@@ -165,6 +166,8 @@ export interface ProcessSetup {
   denoiser(network: Network, params: Params, cond?: ClassCondition): Denoiser & { dispose?(): void };
   /** Shape of one x_t item when it differs from the data's (pixel masking adds a mask channel). */
   inputShape?: readonly number[];
+  /** How training draws t (default "uniform"; "stratified" for time-weighted losses such as an ELBO). */
+  time?: TimeSampler;
   /**
    * How inpainting holds known pixels (src/images/inpaint.ts): "paste" writes
    * them over x0_hat (Gaussian), "reveal" also shows them in x_t (masking).

@@ -70,7 +70,7 @@ export interface TrainOptions<E = Tensor> {
   emaDecay?: number;
   /** Seeds weights init, data order, t and noise. */
   seed: number;
-  /** t distribution (default "uniform"). */
+  /** t distribution (default "uniform"; "stratified": the same law, evenly spread over each batch). */
   time?: TimeSampler;
   /** Checkpoint folder; when set, a checkpoint is written every `checkpointEvery` steps and at the end. */
   outDir?: string;
@@ -358,7 +358,7 @@ function checkOptions<E>(opts: TrainOptions<E>): Resolved {
   if (bad >= 0) throw new Error(`train: data has a non-finite value ${d.data[bad]} at flat index ${bad} (row ${Math.floor(bad / (d.data.length / d.shape[0]))})`);
   if (opts.labels) checkLabels(opts.labels, d.shape[0]);
   const time = opts.time ?? "uniform";
-  if (time !== "uniform" && typeof time !== "function") fail("time", time, `"uniform" or a function (n, rng) => Float32Array`);
+  if (time !== "uniform" && time !== "stratified" && typeof time !== "function") fail("time", time, `"uniform", "stratified" or a function (n, rng) => Float32Array`);
   return {
     steps: int("steps", opts.steps, 1),
     batchSize: int("batchSize", opts.batchSize, 1),

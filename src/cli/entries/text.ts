@@ -211,6 +211,8 @@ function tokenSetup<E>(
   return {
     process,
     objective: extra.objective ?? tokenObjective(process, { weighting: extra.weighting }),
+    // An ELBO weighs t by m'/m (masking) or beta (replacement): an evenly spread batch of t cuts its variance.
+    time: extra.weighting === "elbo" ? "stratified" : "uniform",
     output: { kind: "logits", vocab: process.vocab, ...(extra.causal ? { causal: true } : {}) },
     denoiser(network, params) {
       const model = networkCategorical(network, params);
