@@ -1,11 +1,13 @@
 /**
  * Memory-flat check of the training loop: 10,000 steps of the MLP on a 2-D
  * mixture, RSS recorded every 500 steps. Prints a JSON summary (with the
- * load average) and exits 1 if RSS after warm-up (the first 1,000 steps)
- * leaves a band of +-10% around its value at the end of warm-up, which is
- * what a leaked jax-js array per step would do.
+ * load average) and exits 1 unless RSS after warm-up (the first 1,000
+ * steps) stays within +-10% of one level (the middle of its range): a
+ * leaked jax-js array per step would make it climb without end. V8 lets its
+ * heap swing by tens of MB before a full collection; `node
+ * --optimize-for-size` keeps it tight (both runs are in the README).
  *
- *   node --import tsx bench/memory.ts [steps] [batch]
+ *   node [--optimize-for-size] --import tsx bench/memory.ts [steps] [batch]
  */
 import { loadavg } from "node:os";
 import { init, tree } from "@jax-js/jax";
@@ -49,8 +51,10 @@ tree.dispose([run.params, run.ema]);
 const after = samples.filter((s) => s.step >= warmup);
 const base = after[0].rssMB;
 const end = samples[samples.length - 1].rssMB;
-const growth = (Math.max(...after.map((s) => s.rssMB)) - base) / base;
-const shrink = (base - Math.min(...after.map((s) => s.rssMB))) / base;
+const hi = Math.max(...after.map((s) => s.rssMB));
+const lo = Math.min(...after.map((s) => s.rssMB));
+const level = (hi + lo) / 2;
+const band = (hi - lo) / 2 / level;
 const summary = {
   steps,
   batchSize,
@@ -61,15 +65,16 @@ const summary = {
   rssAfterWarmupMB: base,
   endRssMB: end,
   maxRssMB: Math.max(...samples.map((s) => s.rssMB)),
-  growthAfterWarmup: Number(growth.toFixed(3)),
-  shrinkAfterWarmup: Number(shrink.toFixed(3)),
+  rangeAfterWarmupMB: [lo, hi],
+  bandAfterWarmup: `+-${(100 * band).toFixed(1)}% around ${level.toFixed(0)} MB`,
+  v8Flags: process.execArgv.filter((a) => a.startsWith("--") && !a.startsWith("--import")),
   loadAverage: { start: loadAtStart, end: load() },
   finalLoss: Number((run.losses.slice(-100).reduce((a, b) => a + b, 0) / 100).toFixed(4)),
   samples,
-  pass: growth <= 0.1 && shrink <= 0.1,
+  pass: band <= 0.1,
 };
 console.log(JSON.stringify(summary, null, 2));
 if (!summary.pass) {
-  console.error(`memory: RSS moved +${(growth * 100).toFixed(1)}% / -${(shrink * 100).toFixed(1)}% after warm-up (limit +-10%)`);
+  console.error(`memory: RSS after warm-up spans ${lo}-${hi} MB, +-${(100 * band).toFixed(1)}% around ${level.toFixed(0)} MB (limit +-10%)`);
   process.exit(1);
 }
