@@ -5,7 +5,8 @@ import { init, jit, makeJaxpr, numpy as np, tree, type Array as JArray } from "@
 import * as O from "onnx-buf";
 import { Rng } from "../src/core/rng.js";
 import { compileOnnx, lowerJaxpr, opCounts, rules, toOrt, traceJaxpr } from "../src/engine/onnx/index.js";
-import { withConvForm } from "../src/model/conv.js";
+import { avgPool2, conv3x3, fromFeatures, groupNorm, pointwise, toFeatures, upsample2, withConvForm, withNativeLayout, type ConvForm } from "../src/model/conv.js";
+import { ParamTaker } from "../src/model/layers.js";
 import { mlp } from "../src/model/mlp.js";
 import { transformer } from "../src/model/transformer.js";
 import { unet } from "../src/model/unet.js";
@@ -77,19 +78,63 @@ test("Transformer (neighbour embeddings): forward and cross-entropy train step o
   await checkNetwork(net, ids(V + 1), ids(V), "ce", rng);
 });
 
-test("the UNet's two conv forms (im2col, lax.conv) agree, and the im2col form's train step on ONNX equals jax-js", async () => {
+test("the UNet's two conv forms (im2col channels-last, lax.conv channels-first) agree, and the im2col form's train step on ONNX equals jax-js", async () => {
   const rng = new Rng(6);
-  const net = unet({ inChannels: 2, channels: [4, 8], groups: 2, timeDim: 8 });
-  const args = stepArgs(net, randn([B, 2, 8, 8], rng), times(rng), randn([B, 2, 8, 8], rng));
+  const net = unet({ inChannels: 2, channels: [4, 8], groups: 2, timeDim: 8, attention: true, levels: 3 });
+  const args = stepArgs(net, randn([B, 2, 8, 8], rng), times(rng), randn([B, 2, 8, 8, 3], rng));
   const [p, x, t] = [args[0] as Params, args[4] as JArray, args[5] as JArray];
-  const im2col = await net.apply(tree.ref(p), x.ref, t.ref).data();
-  const conv = await withConvForm("conv", () => net.apply(tree.ref(p), x.ref, t.ref)).data();
-  const scale = Math.max(...Array.from(im2col, Math.abs));
-  const err = Math.max(...Array.from(im2col, (v, i) => Math.abs(v - conv[i])));
-  assert.ok(scale > 0.1 && err <= 1e-5 * scale, `im2col vs lax.conv forward: ${err} at scale ${scale}`);
+  const close = async (a: JArray, b: JArray, what: string) => {
+    assert.deepEqual(a.shape, b.shape, what);
+    const [u, v] = [await a.data(), await b.data()];
+    const scale = Math.max(...Array.from(u, Math.abs));
+    const err = Math.max(...Array.from(u, (w, i) => Math.abs(w - v[i])));
+    assert.ok(err <= 1e-5 * scale, `im2col vs lax.conv ${what}: ${err} at scale ${scale}`);
+    return scale;
+  };
+  assert.ok((await close(net.apply(tree.ref(p), x.ref, t.ref), withConvForm("conv", () => net.apply(tree.ref(p), x.ref, t.ref)), "forward")) > 0.1);
+  // Same weights, same gradients: one train step in each form gives the same new weights and moments.
+  const steps = (["im2col", "conv"] as const).map((form) => {
+    const f = jit((...a: unknown[]) => withConvForm(form, () => (trainStep(net, "mse") as (...a: unknown[]) => unknown)(...a)));
+    const out = tree.leaves(f(...(tree.ref(args as never) as never[])) as never) as JArray[];
+    f.dispose();
+    return out;
+  });
+  for (let i = 0; i < steps[0].length; i++) await close(steps[0][i], steps[1][i], `train step output ${i}`);
   // (The other tests run the lax.conv form, the ONNX engine's default.)
   const r = await compareEngines(trainStep(net, "mse"), args, { convForm: "im2col" });
   assert.ok(r.worst < UNET_TOL, `im2col form train step: ${r.worst} (${r.where})`);
+});
+
+test("conv.ts pieces agree across forms and layouts: channels-last (im2col and lax.conv) and channels-first (lax.conv)", async () => {
+  const rng = new Rng(8);
+  const [Bn, C, H, W, O] = [2, 4, 6, 4, 3];
+  const x = randn([Bn, C, H, W], rng); // host layout
+  const weights = () => ({ "c.w": randn([9 * C, O], new Rng(9)), "c.b": randn([O], new Rng(10)), "n.scale": randn([C], new Rng(11)), "n.shift": randn([C], new Rng(12)), "d.w": randn([C, O], new Rng(13)), "d.b": randn([O], new Rng(14)) });
+  const pieces: Record<string, (p: ParamTaker, h: JArray) => JArray> = {
+    conv3x3: (p, h) => conv3x3(p, "c", h),
+    groupNorm: (p, h) => groupNorm(p, "n", h, 2),
+    pointwise: (p, h) => pointwise(p, "d", h),
+    avgPool2: (_, h) => avgPool2(h),
+    upsample2: (_, h) => upsample2(h),
+  };
+  for (const [name, f] of Object.entries(pieces)) {
+    const run = (form: ConvForm, native: boolean) => {
+      const go = () => {
+        const p = new ParamTaker(weights());
+        const y = fromFeatures(f(p, toFeatures(x.ref)));
+        p.finish();
+        return y;
+      };
+      return withConvForm(form, () => (native ? withNativeLayout(go) : go()));
+    };
+    const want = await run("im2col", false).data();
+    for (const [form, native] of [["conv", false], ["conv", true]] as const) {
+      const got = await run(form, native).data();
+      const err = Math.max(...Array.from(want, (v, i) => Math.abs(v - got[i])));
+      assert.ok(err < 1e-5, `${name} in the ${form} form (${native ? "channels-first" : "channels-last"}): off by ${err}`);
+    }
+  }
+  x.dispose();
 });
 
 test("train steps chain on ONNX Runtime: each step's outputs are the next step's inputs, as under jax-js", async () => {

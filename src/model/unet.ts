@@ -1,7 +1,7 @@
 import { nn, numpy as np, type Array as JArray } from "@jax-js/jax";
 import { Rng } from "../core/rng.js";
 import type { Network, Params } from "../train/types.js";
-import { avgPool2, conv3x3, groupNorm, initConv3x3, initGroupNorm, upsample2 } from "./conv.js";
+import { addPerChannel, avgPool2, channelAxis, conv3x3, featureShape, fromFeatures, fromTokens, groupNorm, initConv3x3, initGroupNorm, pointwise, toFeatures, toTokens, upsample2, withNativeLayout } from "./conv.js";
 import { dense, initDense, ParamTaker, silu } from "./layers.js";
 import { timeEmbedding } from "./time-embedding.js";
 
@@ -35,7 +35,7 @@ export interface UnetConfig {
  * ResBlock(x, temb) = skip(x) + conv(SiLU(GN(conv(SiLU(GN(x))) + W temb))),
  * skip a 1x1 conv when the channel count changes. Convolutions are im2col
  * (conv.ts). Input/output layout is [B, C, H, W] like the host Tensors; inside
- * it runs channels-last. With the defaults (1 channel) it has 82 k weights;
+ * it runs in conv.ts's layout. With the defaults (1 channel) it has 82 k weights;
  * channels [16, 32, 64] give 0.32 M. A class-conditional UNet adds a learned
  * embedding of the label (row `classes` is the null label, used when no cond
  * is given) to the time embedding, as in classifier-free guidance (Ho &
@@ -79,10 +79,9 @@ export function unet(config: UnetConfig): Network {
 
   const res = (p: ParamTaker, name: string, x: JArray, temb: JArray, cin: number, cout: number): JArray => {
     let h = conv3x3(p, `${name}.conv1`, silu(groupNorm(p, `${name}.norm1`, x.ref, groupsFor(cin))));
-    const [B] = h.shape;
-    h = h.add(dense(p, `${name}.time`, silu(temb)).reshape([B, 1, 1, cout]));
+    h = addPerChannel(h, dense(p, `${name}.time`, silu(temb)));
     h = conv3x3(p, `${name}.conv2`, silu(groupNorm(p, `${name}.norm2`, h, groupsFor(cout))));
-    const skip = cin !== cout ? dense(p, `${name}.skip`, x) : x;
+    const skip = cin !== cout ? pointwise(p, `${name}.skip`, x) : x;
     return skip.add(h);
   };
 
@@ -94,17 +93,17 @@ export function unet(config: UnetConfig): Network {
 
   /** Single-head self-attention over the H * W positions, residual. */
   const attn = (p: ParamTaker, name: string, x: JArray, c: number): JArray => {
-    const [B, H, W] = x.shape;
-    const qkv = dense(p, `${name}.qkv`, groupNorm(p, `${name}.norm`, x.ref, groupsFor(c))).reshape([B, H * W, 3 * c]);
+    const [, H, W] = featureShape(x);
+    const qkv = dense(p, `${name}.qkv`, toTokens(groupNorm(p, `${name}.norm`, x.ref, groupsFor(c))));
     const q = qkv.ref.slice([], [], [0, c]);
     const k = qkv.ref.slice([], [], [c, 2 * c]);
     const v = qkv.slice([], [], [2 * c, 3 * c]);
     const scores = np.matmul(q, np.swapaxes(k, 1, 2)).mul(1 / Math.sqrt(c));
-    const o = np.matmul(nn.softmax(scores, -1), v).reshape([B, H, W, c]);
-    return x.add(dense(p, `${name}.out`, o));
+    const o = np.matmul(nn.softmax(scores, -1), v);
+    return x.add(fromTokens(dense(p, `${name}.out`, o), H, W));
   };
 
-  return {
+  const net: Network = {
     name: "unet",
     config: { inChannels: inC, outChannels: outC, channels, attention, groups, timeDim, classes, levels },
     init(seed: number): Params {
@@ -151,7 +150,7 @@ export function unet(config: UnetConfig): Network {
         const ids = cond ?? np.full([B], classes);
         temb = temb.add(dense(p, "class", nn.oneHot(ids.astype(np.int32), classes + 1)));
       }
-      let h = conv3x3(p, "in", np.transpose(x, [0, 2, 3, 1]));
+      let h = conv3x3(p, "in", toFeatures(x));
       const skips: JArray[] = [];
       for (let l = 0; l < L; l++) {
         h = res(p, `down${l}`, h, temb.ref, l === 0 ? channels[0] : channels[l - 1], channels[l]);
@@ -165,14 +164,14 @@ export function unet(config: UnetConfig): Network {
       if (attention) h = attn(p, "attn", h, cm);
       h = res(p, "mid2", h, temb.ref, cm, cm);
       for (let l = L - 2; l >= 0; l--) {
-        h = np.concatenate([upsample2(h), skips.pop()!], 3);
+        h = np.concatenate([upsample2(h), skips.pop()!], channelAxis());
         h = res(p, `up${l}`, h, temb.ref, channels[l + 1] + channels[l], channels[l]);
       }
       temb.dispose();
       const out = conv3x3(p, "out", silu(groupNorm(p, "outnorm", h, groupsFor(channels[0]))));
       p.finish();
-      if (levels === undefined) return np.transpose(out, [0, 3, 1, 2]);
-      return np.transpose(out.reshape([B, H, W, outC, levels]), [0, 3, 1, 2, 4]);
+      return fromFeatures(out, levels);
     },
   };
+  return { ...net, apply: (...a) => withNativeLayout(() => net.apply(...a)) };
 }
