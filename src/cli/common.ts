@@ -74,6 +74,16 @@ export function parseRunSpec(raw: RawOptions, others: Iterable<string>, command:
 
 // ---------------------------------------------------------------- how to train
 
+/** Where the networks run (src/engine/). */
+export const engineFlag: FlagSpec = {
+  key: "engine",
+  flag: "--engine <name>",
+  description: "where networks run: auto (onnx when onnxruntime-node loads, else jax), onnx or jax (default auto)",
+  session: true,
+};
+
+const engineOption = () => choice(["auto", "onnx", "jax"]).default("auto");
+
 export const trainFlags: FlagSpec[] = [
   { key: "steps", flag: "--steps <n>", description: "optimizer steps (default 3000; with --resume: train on up to this step)", session: true },
   { key: "batchSize", flag: "--batch-size <n>", description: "mini-batch size (default 256)" },
@@ -86,6 +96,7 @@ export const trainFlags: FlagSpec[] = [
   { key: "resume", flag: "--resume", description: "continue the checkpoint in --out: data, process and options come from it (flags may only repeat them, or change --steps and other session options)", session: true },
   { key: "force", flag: "--force", description: "replace a checkpoint already in --out", session: true },
   { key: "quiet", flag: "--quiet", description: "no progress bar", session: true },
+  engineFlag,
 ];
 
 /** Keys that `--resume` lets change: the session flags, and the command's own. */
@@ -107,6 +118,7 @@ export function trainSchema(defaults: { out: string; steps: number }) {
     resume: bool().default(false),
     force: bool().default(false),
     quiet: bool().default(false),
+    engine: engineOption(),
   });
 }
 
@@ -127,6 +139,7 @@ export const sampleFlags: FlagSpec[] = [
   { key: "count", flag: "-n, --count <n>", description: "number of samples (default 2000)" },
   { key: "sampleSeed", flag: "--sample-seed <n>", description: "seed of the sampler (default 1)" },
   { key: "ema", flag: "--ema <bool>", description: "sample from the EMA weights (default true)" },
+  engineFlag,
 ];
 
 export const sampleSchema = z.object({
@@ -140,6 +153,7 @@ export const sampleSchema = z.object({
   count: int(1, 1_000_000).default(2000),
   sampleSeed: int(0, 2 ** 31 - 1).default(1),
   ema: bool().default(true),
+  engine: engineOption(),
 });
 
 export function toSampleRequest(o: z.output<typeof sampleSchema>, trajectory = false): SampleRequest {

@@ -6,7 +6,7 @@ import { writeFileAtomic } from "../viz/files.js";
 import { writeReport, type ReportSection } from "../viz/report.js";
 import { addFlags, parseRunSpec, runFlags, toTrainRun, trainFlags, trainSchema } from "./common.js";
 import { check, choice, int, readOptions } from "./options.js";
-import { buildSetup, disposeModel, drawSamples, loadModel, scoreSamples, trainSetup, type SampleRequest, type Setup, type TrainRun } from "./pipeline.js";
+import { buildSetup, disposeModel, drawSamples, loadModel, scoreSamples, trainSetup, engineNotice, useEngine, type SampleRequest, type Setup, type TrainRun } from "./pipeline.js";
 import { checkOutFolder, lockRunFolder, prepareOutFolder } from "./run-folder.js";
 import type { NllResult } from "./registry.js";
 import { writeSamples } from "./sample.js";
@@ -47,6 +47,9 @@ export function demoCommand(): Command {
     const o = check(demoSchema, raw);
     const run = { ...toTrainRun(check(demoTrainSchema, raw)), resume: false };
     checkOutFolder(run, "demo");
+    // The first line names the engine.
+    console.log(`udm demo: ${await engineNotice(run.engine)}`);
+    useEngine(run.engine, () => undefined);
     const s = await buildSetup(spec);
     prepareOutFolder(run.out);
     const lock = lockRunFolder(run.out, "demo");

@@ -2,7 +2,7 @@ import { Command } from "commander";
 import { addFlags, checkPreset, sampleFlags, sampleSchema, toSampleRequest } from "./common.js";
 import { sliceBatch } from "../core/tensor.js";
 import { UsageError, bool, check, int, readOptions, rejectUnknown, text } from "./options.js";
-import { disposeModel, drawSamples, loadModel, scoreSamples } from "./pipeline.js";
+import { disposeModel, drawSamples, loadModel, scoreSamples, useEngine } from "./pipeline.js";
 
 const schema = sampleSchema.extend({
   checkpoint: text("a checkpoint folder"),
@@ -30,6 +30,7 @@ export function evalCommand(): Command {
     const raw = readOptions(flags, flags.config as string | undefined);
     rejectUnknown(raw, [...Object.keys(schema.shape), "config"], "udm eval");
     const o = check(schema, raw);
+    useEngine(o.engine);
     const model = await loadModel(o.checkpoint, o.ema);
     try {
       checkPreset(o.preset, model.setup.presets, model.spec.process.name);

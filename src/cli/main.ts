@@ -4,6 +4,7 @@ import "./entries/index.js";
 import { demoCommand } from "./demo.js";
 import { evalCommand } from "./eval.js";
 import { playCommand } from "./play.js";
+import { exportCommand } from "./export.js";
 import { UsageError } from "./options.js";
 import { sampleCommand } from "./sample.js";
 import { showCommand } from "./show.js";
@@ -17,6 +18,7 @@ export function program(): Command {
     .addCommand(trainCommand())
     .addCommand(sampleCommand())
     .addCommand(evalCommand())
+    .addCommand(exportCommand())
     .addCommand(demoCommand())
     .addCommand(showCommand())
     .addCommand(playCommand());

@@ -15,6 +15,7 @@ import type { Network, Params } from "../train/types.js";
 import type { Chart } from "../viz/chart.js";
 import { linePlot } from "../viz/lineplot.js";
 import { trajectoryRecorder, type Snapshot } from "../viz/trajectory.js";
+import { resolveEngine, setEngineDefaults, type EngineChoice } from "../engine/index.js";
 import { UsageError } from "./options.js";
 import { findData, findNetwork, findProcess, type DataKind, type DataSet, type NetworkSpec, type ProcessSetup } from "./registry.js";
 import { findSolver, GENERIC, noiseScheduleOf, samplerNames } from "./solvers.js";
@@ -77,6 +78,24 @@ export function initJax(): Promise<void> {
   jaxReady ??= init("wasm").then(() => undefined);
   return jaxReady;
 }
+
+/**
+ * Run every network of this command on `choice` (the --engine flag); the
+ * one-line notice naming the engine (and, for auto, why it is not onnx when
+ * onnxruntime-node does not load) goes to `notify` when a network first runs.
+ */
+export function useEngine(choice: EngineChoice = "auto", notify: (line: string) => void = say): void {
+  setEngineDefaults({ engine: choice, notify });
+}
+
+/** The notice of an engine choice, now (the demo's first line). */
+export async function engineNotice(choice: EngineChoice = "auto"): Promise<string> {
+  await initJax();
+  return (await resolveEngine(choice)).notice;
+}
+
+/** A one-line notice on stderr (stdout stays the command's output). */
+export const say = (line: string): void => void process.stderr.write(`udm: ${line}\n`);
 
 /** Load the data and build the process and the network of a run. Writes nothing. */
 export async function buildSetup(spec: RunSpec): Promise<Setup> {
@@ -190,6 +209,8 @@ export interface TrainRun {
   resume: boolean;
   force: boolean;
   quiet: boolean;
+  /** The engine the command was given (--engine); trainSetup runs on the process default set by useEngine. */
+  engine?: EngineChoice;
 }
 
 /** Train and write the checkpoint plus loss.png into run.out; `options` are saved for --resume. */
@@ -222,6 +243,9 @@ export async function trainSetup(
       resume: run.resume,
       labels: classLabels(s, run.labelDrop),
       onProgress: bar.update,
+      onPlan: (plan, engine) => {
+        if (plan.count > 1) say(`batch ${run.batchSize} runs as ${plan.count} micro-batches of up to ${plan.size} rows to fit the ${engine.name} engine's memory`);
+      },
       metadata: { udm: saved },
       checkpointData: rows,
     });

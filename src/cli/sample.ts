@@ -4,7 +4,7 @@ import type { Tensor } from "../core/tensor.js";
 import { writeFileAtomic } from "../viz/files.js";
 import { addFlags, checkPreset, sampleFlags, sampleSchema, toSampleRequest } from "./common.js";
 import { UsageError, bool, check, choice, readOptions, real, rejectUnknown, text } from "./options.js";
-import { conditionModel, disposeModel, drawSamples, loadModel, type Model } from "./pipeline.js";
+import { conditionModel, disposeModel, drawSamples, loadModel, type Model, useEngine } from "./pipeline.js";
 import { prepareOutFolder } from "./run-folder.js";
 import { inpaintImages } from "./inpaint.js";
 import { REGIONS } from "../images/inpaint.js";
@@ -45,6 +45,7 @@ export function sampleCommand(): Command {
     const o = check(schema, raw);
     if ((o.inpaint === undefined) !== (o.mask === undefined)) throw new UsageError("--inpaint and --mask go together: give the image(s) and the pixels to fill");
     if (o.guidance !== undefined && o.class === undefined) throw new UsageError("--guidance needs --class (the class to guide towards)");
+    useEngine(o.engine);
     const model = await loadModel(o.checkpoint, o.ema);
     try {
       checkPreset(o.preset, model.setup.presets, model.spec.process.name);

@@ -1,7 +1,7 @@
 import { Command } from "commander";
 import { addFlags, parseRunSpec, runFlags, sessionKeys, toTrainRun, trainFlags, trainSchema } from "./common.js";
 import { check, readOptions, UsageError } from "./options.js";
-import { buildSetup, dataHash, initJax, readModelCheckpoint, trainSetup, type Setup } from "./pipeline.js";
+import { buildSetup, dataHash, initJax, readModelCheckpoint, trainSetup, useEngine, type Setup } from "./pipeline.js";
 import { checkShapes } from "../train/checkpoint.js";
 import { resumeRun } from "./resume.js";
 import { checkOutFolder, lockRunFolder, prepareOutFolder } from "./run-folder.js";
@@ -23,6 +23,7 @@ export function trainCommand(): Command {
     const spec = resumed?.spec ?? parseRunSpec(raw, Object.keys(schema.shape), "train");
     const run = resumed?.run ?? toTrainRun(check(schema, raw));
     checkOutFolder(run, "train");
+    useEngine(run.engine);
     // Bad data is refused before --out is touched; --out is checked before any training time is spent.
     const s = await buildSetup(spec);
     prepareOutFolder(run.out);

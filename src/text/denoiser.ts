@@ -1,8 +1,10 @@
-import { jit, nn, tree, numpy as np, type Array as JArray } from "@jax-js/jax";
+import { nn, type Array as JArray } from "@jax-js/jax";
 import type { Denoiser } from "../core/denoiser.js";
 import { timeAt, type Time } from "../core/process.js";
 import type { Rng } from "../core/rng.js";
-import { itemSize, tensor, type Tensor } from "../core/tensor.js";
+import { tensor, type Tensor } from "../core/tensor.js";
+import { batchedForward } from "../engine/forward.js";
+import type { NetworkForwardOptions } from "../train/network-denoiser.js";
 import type { Network, Params } from "../train/types.js";
 
 /**
@@ -16,29 +18,26 @@ export interface CategoricalModel {
 }
 
 /**
- * A Network's log-softmax output as a CategoricalModel: one jitted forward
- * (with one t per row), run on chunks of `chunk` rows; the params are kept
- * (tree.ref on every call). Call dispose() to free the compiled function.
+ * A Network's log-softmax output as a CategoricalModel: one forward (with one
+ * t per row) on an engine (src/engine/), in chunks that fit its memory (at
+ * most `chunk` rows when given); the params are kept. Call dispose() to free
+ * the engine's side.
  */
-export function networkCategorical(network: Network, params: Params, opts: { chunk?: number } = {}): CategoricalModel & { dispose(): void } {
-  const chunk = opts.chunk ?? 256;
+export function networkCategorical(network: Network, params: Params, opts: NetworkForwardOptions = {}): CategoricalModel & { dispose(): void } {
   const V = network.config.vocab;
   if (!(typeof V === "number" && Number.isInteger(V) && V > 0)) throw new Error(`networkCategorical: network ${network.name} has no integer config.vocab`);
-  const fwd = jit((p: Params, x: JArray, t: JArray) => nn.logSoftmax(network.apply(p, x, t), -1));
+  const fwd = batchedForward((p: Params, b: { x: JArray; t: JArray }) => nn.logSoftmax(network.apply(p, b.x, b.t), -1), params, {
+    engine: opts.engine,
+    maxRows: opts.chunk,
+    label: "networkCategorical",
+  });
   return {
     vocab: V,
     async logProbs(xt: Tensor, t: Time): Promise<Float32Array> {
       // x_t is [B, L] token ids, or [B, L, ...] per-position features (encoding); the output is [B, L, V].
-      const [B, L] = xt.shape;
-      const n = itemSize(xt);
-      const out = new Float32Array(B * L * V);
-      for (let s = 0; s < B; s += chunk) {
-        const e = Math.min(B, s + chunk);
-        const ts = Float32Array.from({ length: e - s }, (_, j) => timeAt(t, s + j));
-        const y = fwd(tree.ref(params), np.array(xt.data.subarray(s * n, e * n)).reshape([e - s, ...xt.shape.slice(1)]), np.array(ts));
-        out.set((await y.data()) as Float32Array, s * L * V);
-      }
-      return out;
+      const B = xt.shape[0];
+      const ts = Float32Array.from({ length: B }, (_, j) => timeAt(t, j));
+      return (await fwd({ x: xt, t: tensor([B], ts) })).data;
     },
     dispose: () => fwd.dispose(),
   };

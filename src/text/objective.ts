@@ -1,7 +1,8 @@
+import type { Array as JArray } from "@jax-js/jax";
 import { tensor, type Tensor } from "../core/tensor.js";
 import type { Process } from "../core/process.js";
 import type { Schedule } from "../core/schedule.js";
-import { weightedSumLoss } from "../train/loss.js";
+import { weightedSumLoss, weightedSumSums } from "../train/loss.js";
 import type { LossFn, Objective } from "../train/types.js";
 import type { TokenProcess } from "../processes/tokens.js";
 import { maskingElboWeight } from "./elbo.js";
@@ -22,8 +23,10 @@ export type TokenWeighting = "mean" | "elbo";
 
 export const tokenWeightings = ["mean", "elbo"] as const;
 
-/** sum(w * CE) / (B L): the ELBO weights are absolute. */
-const elboLoss: LossFn = (out, target, weight) => weightedSumLoss("ce", out, target, weight);
+/** sum(w * CE) / (B L): the ELBO weights are absolute. Its two sums let a big batch run as micro-batches. */
+const elboLoss: LossFn = Object.assign((out: JArray, target: JArray, weight: JArray) => weightedSumLoss("ce", out, target, weight), {
+  sums: (out: JArray, target: JArray, weight: JArray) => weightedSumSums("ce", out, target, weight),
+});
 
 /**
  * The token cross-entropy of DESIGN.md section 1 for a token process:

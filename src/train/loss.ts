@@ -14,10 +14,15 @@ import type { LossFn, LossKind } from "./types.js";
  * Consumes out, target and weight; returns a scalar.
  */
 export function weightedLoss(kind: LossKind, out: JArray, target: JArray, weight: JArray): JArray {
+  const [total, wsum] = weightedSums(kind, out, target, weight);
+  return total.div(np.maximum(wsum, 1e-12));
+}
+
+/** weightedLoss's two sums, [sum(w * l), sum(w)]: see lossSums. */
+export function weightedSums(kind: LossKind, out: JArray, target: JArray, weight: JArray): [JArray, JArray] {
   const per = positionLoss(kind, out, target);
   checkWeight(kind, per, weight);
-  const total = per.mul(weight.ref).sum();
-  return total.div(np.maximum(weight.sum(), 1e-12));
+  return [per.mul(weight.ref).sum(), weight.sum()];
 }
 
 /**
@@ -26,15 +31,37 @@ export function weightedLoss(kind: LossKind, out: JArray, target: JArray, weight
  * estimate of the negative ELBO per entry (per character, for text).
  */
 export function weightedSumLoss(kind: LossKind, out: JArray, target: JArray, weight: JArray): JArray {
+  const [total, entries] = weightedSumSums(kind, out, target, weight);
+  return total.div(entries);
+}
+
+/** weightedSumLoss's two sums, [sum(w * l), number of target entries]: see lossSums. */
+export function weightedSumSums(kind: LossKind, out: JArray, target: JArray, weight: JArray): [JArray, JArray] {
   const per = positionLoss(kind, out, target);
   checkWeight(kind, per, weight);
-  return per.mul(weight).sum().div(target.size);
+  const entries = np.full([], target.size);
+  return [per.mul(weight).sum(), entries];
 }
 
 /** The loss an objective asks for: a built-in kind (weighted mean) or its own function. */
 export function objectiveLoss(loss: LossKind | LossFn, out: JArray, target: JArray, weight: JArray): JArray {
   return typeof loss === "function" ? loss(out, target, weight) : weightedLoss(loss, out, target, weight);
 }
+
+/**
+ * A loss as two sums over the batch's rows, [S, D] with loss = S / max(D,
+ * 1e-12): a batch cut into micro-batches adds up each part's S and D (and
+ * the gradients of S) and divides once, which is the whole batch's loss and
+ * gradient. Built-in kinds split (weighted mean: S = sum(w l), D = sum(w));
+ * a custom loss splits when it carries `sums`; otherwise undefined.
+ */
+export function lossSums(loss: LossKind | LossFn, out: JArray, target: JArray, weight: JArray): [JArray, JArray] | undefined {
+  if (typeof loss !== "function") return weightedSums(loss, out, target, weight);
+  return loss.sums?.(out, target, weight);
+}
+
+/** Whether lossSums can split this loss (without tracing it). */
+export const splittable = (loss: LossKind | LossFn): boolean => typeof loss !== "function" || typeof loss.sums === "function";
 
 /** -log q per position: [B, ...] for ce (logits [B, ..., V]), the target's shape for mse / l1. Consumes out and target. */
 export function positionLoss(kind: LossKind, out: JArray, target: JArray): JArray {

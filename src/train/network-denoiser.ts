@@ -1,20 +1,35 @@
-import { jit, tree, numpy as np, type Array as JArray } from "@jax-js/jax";
+import type { Array as JArray } from "@jax-js/jax";
 import { pointMass, type Denoiser } from "../core/denoiser.js";
-import { concatBatch, sliceBatch, tensor, type Tensor } from "../core/tensor.js";
+import { tensor, type Tensor } from "../core/tensor.js";
+import type { Engine } from "../engine/engine.js";
+import { batchedForward } from "../engine/forward.js";
+import type { EngineChoice } from "../engine/index.js";
+import type { RowPlan } from "../engine/plan.js";
 import type { GaussianProcess } from "../processes/gaussian.js";
 import { gaussianObjective, type Parameterization } from "./objectives.js";
 import type { Network, Params } from "./types.js";
 
 /**
- * A trained network as a host-side function x_t -> output: one jitted
- * forward, run on chunks of at most `chunk` rows (memory stays bounded for
- * large sampling batches). The params are NOT consumed: every call passes
- * tree.ref(params). Call `dispose()` to free the compiled function (the
+ * A trained network as a host-side function x_t -> output, run on an engine
+ * (src/engine/): the weights go to the engine once, and a batch is cut into
+ * chunks that fit its memory (at most `chunk` rows each when given). The
+ * params are NOT consumed. Call `dispose()` to free the engine's side (the
  * params stay the caller's).
  */
 export interface NetworkForward {
   (xt: Tensor, t: number): Promise<Tensor>;
+  /** Rows per forward pass for a batch like xt (from the engine's memory estimate). */
+  plan(xt: Tensor): Promise<RowPlan>;
   dispose(): void;
+}
+
+export interface NetworkForwardOptions {
+  /** At most this many rows per forward pass (default: as many as fit the engine's memory). */
+  chunk?: number;
+  /** Engine (default: the process default, see src/engine/index.ts). */
+  engine?: EngineChoice | Engine;
+  /** Class labels and guidance, for a class-conditional network. */
+  cond?: ClassCondition;
 }
 
 /**
@@ -35,37 +50,32 @@ export interface ClassCondition {
   guidance?: number;
 }
 
-export function networkForward(network: Network, params: Params, opts: { chunk?: number; cond?: ClassCondition } = {}): NetworkForward {
-  const chunk = opts.chunk ?? 1024;
-  if (!(Number.isInteger(chunk) && chunk > 0)) throw new Error(`networkForward: chunk must be a positive integer, got ${chunk}`);
+export function networkForward(network: Network, params: Params, opts: NetworkForwardOptions = {}): NetworkForward {
   const cond = opts.cond && checkCondition(opts.cond);
-  const fwd = jit((p: Params, x: JArray, t: JArray, c?: JArray) => (c === undefined ? network.apply(p, x, t) : network.apply(p, x, t, c)));
-  const once = async (part: Tensor, t: number, labels?: Float32Array): Promise<Tensor> => {
-    const rows = part.shape[0];
-    const x = np.array(part.data).reshape([...part.shape]);
-    const out = labels ? fwd(tree.ref(params), x, np.full([rows], t), np.array(labels)) : fwd(tree.ref(params), x, np.full([rows], t));
-    const shape = out.shape;
-    const data = await out.data();
-    return tensor(shape, data instanceof Float32Array ? data : Float32Array.from(data as ArrayLike<number>));
+  const fwd = batchedForward((p: Params, b: { x: JArray; t: JArray; c?: JArray }) => (b.c === undefined ? network.apply(p, b.x, b.t) : network.apply(p, b.x, b.t, b.c)), params, {
+    engine: opts.engine,
+    maxRows: opts.chunk,
+    label: "networkForward",
+  });
+  const inputs = (xt: Tensor, t: number, labels?: Float32Array) => {
+    const n = xt.shape[0];
+    return { x: xt, t: tensor([n], new Float32Array(n).fill(t)), ...(labels ? { c: tensor([n], labels) } : {}) };
   };
-  const guided = async (part: Tensor, t: number, start: number): Promise<Tensor> => {
-    if (!cond) return once(part, t);
-    const rows = part.shape[0];
-    const labels = typeof cond.label === "number" ? new Float32Array(rows).fill(cond.label) : cond.label.slice(start, start + rows);
-    if (labels.length !== rows) throw new Error(`networkForward: ${labels.length + start} class labels for a batch of at least ${start + rows} rows`);
-    const out = await once(part, t, labels);
-    const w = cond.guidance ?? 0;
-    if (w === 0) return out;
-    const free = await once(part, t, new Float32Array(rows).fill(cond.classes));
-    return tensor(out.shape, out.data.map((v, i) => (1 + w) * v - w * free.data[i]));
+  const labelsFor = (n: number): Float32Array | undefined => {
+    if (!cond) return undefined;
+    const labels = typeof cond.label === "number" ? new Float32Array(n).fill(cond.label) : cond.label.slice(0, n);
+    if (labels.length !== n) throw new Error(`networkForward: ${labels.length} class labels for a batch of ${n} rows`);
+    return labels;
   };
   const run = async (xt: Tensor, t: number): Promise<Tensor> => {
     const n = xt.shape[0];
-    const parts: Tensor[] = [];
-    for (let s = 0; s < n; s += chunk) parts.push(await guided(s === 0 && n <= chunk ? xt : sliceBatch(xt, s, Math.min(n, s + chunk)), t, s));
-    return parts.length === 1 ? parts[0] : concatBatch(parts);
+    const out = await fwd(inputs(xt, t, labelsFor(n)));
+    const w = cond?.guidance ?? 0;
+    if (!cond || w === 0) return out;
+    const free = await fwd(inputs(xt, t, new Float32Array(n).fill(cond.classes)));
+    return tensor(out.shape, out.data.map((v, i) => (1 + w) * v - w * free.data[i]));
   };
-  return Object.assign(run, { dispose: () => fwd.dispose() });
+  return Object.assign(run, { plan: (xt: Tensor) => fwd.plan(inputs(xt, 0, labelsFor(xt.shape[0]))), dispose: () => fwd.dispose() });
 }
 
 function checkCondition(c: ClassCondition): ClassCondition {
@@ -79,11 +89,7 @@ function checkCondition(c: ClassCondition): ClassCondition {
   return c;
 }
 
-export interface NetworkDenoiserOptions {
-  /** Rows per forward pass (default 1024). */
-  chunk?: number;
-  /** Class labels and guidance, for a class-conditional network. */
-  cond?: ClassCondition;
+export interface NetworkDenoiserOptions extends NetworkForwardOptions {
   /** Clip x0_hat to [-clip, clip] (e.g. 1 for data scaled to [-1, 1]); off by default. */
   clip?: number;
 }

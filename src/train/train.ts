@@ -1,8 +1,10 @@
-import { jit, numpy as np, tree, valueAndGrad, type Array as JArray } from "@jax-js/jax";
+import { tree } from "@jax-js/jax";
 import type { Process } from "../core/process.js";
 import { Rng } from "../core/rng.js";
 import { gatherBatch, tensor, type Tensor } from "../core/tensor.js";
-import { adamInit, adamScalars, adamUpdate, defaultAdam, emaUpdate, type AdamConfig } from "./adam.js";
+import type { Engine } from "../engine/engine.js";
+import { getEngine, type EngineChoice } from "../engine/index.js";
+import { adamScalars, defaultAdam, type AdamConfig } from "./adam.js";
 import {
   checkpointExists,
   checkpointPath,
@@ -16,8 +18,8 @@ import {
   toParams,
   type CheckpointConfig,
 } from "./checkpoint.js";
-import { objectiveLoss } from "./loss.js";
 import { timeSampler, type TimeSampler } from "./time.js";
+import { trainStepper, type StepPlan, type StepState, type TrainStepper } from "./step.js";
 import type { Network, Objective, Params } from "./types.js";
 
 /**
@@ -27,8 +29,8 @@ import type { Network, Objective, Params } from "./types.js";
  * Every step, on the host: draw a mini-batch of x0 rows (epoch shuffling
  * with a seeded Rng), t ~ the t distribution, eps = process.noise,
  * x_t = process.forward(x0, t, eps), and the objective's target/weight. Then
- * ONE jitted step (forward + grad + Adam + EMA) runs in jax-js and the loss
- * is read back (which also keeps memory flat).
+ * the step (forward + grad + Adam + EMA, see step.ts) runs on the engine,
+ * where the weights stay between steps, and the loss is read back.
  */
 
 export { timeSampler, type TimeSampler };
@@ -85,12 +87,26 @@ export interface TrainOptions<E = Tensor> {
   resume?: boolean | string;
   /** Called after every step. */
   onProgress?: (p: TrainProgress) => void;
+  /** Called once before the first step: the engine and how the step fits its memory. */
+  onPlan?: (plan: StepPlan, engine: Engine) => void;
   /** JSON-serialisable description saved in config.json (process, objective, data...). */
   metadata?: Record<string, unknown>;
   /** Tensors saved beside the weights in every checkpoint (data.safetensors; the CLI keeps reference rows there). */
   checkpointData?: Record<string, Tensor>;
   /** Stop (without error) after this wall-clock time in seconds; a checkpoint is written if outDir is set. */
   maxSeconds?: number;
+  /**
+   * Where the step runs (src/engine/): "onnx", "jax", "auto" or an Engine.
+   * Default: the process default, "auto" = onnx in Node when onnxruntime-node
+   * loads, else jax. The weights equal across engines up to float rounding.
+   */
+  engine?: EngineChoice | Engine;
+  /**
+   * At most this many rows per program call: a bigger batch runs as
+   * micro-batches whose gradients add up to the whole batch's (default: as
+   * many rows as fit the engine's memory).
+   */
+  microBatch?: number;
 }
 
 /**
@@ -119,6 +135,9 @@ export interface TrainResult {
   step: number;
   /** Folder of the final checkpoint, when outDir was set. */
   checkpoint?: string;
+  /** The engine that ran the steps, and how a step was split to fit its memory (absent when no step ran). */
+  engine: string;
+  plan?: StepPlan;
 }
 
 /**
@@ -141,10 +160,7 @@ export async function train<E = Tensor>(opts: TrainOptions<E>): Promise<TrainRes
   let dataRng = base.fork();
   let noiseRng = base.fork();
 
-  let params: Params;
-  let ema: Params;
-  let m: Params;
-  let v: Params;
+  let state: StepState;
   let step = 0;
   let losses: number[] = [];
   let epochStart = dataRng.state();
@@ -158,10 +174,7 @@ export async function train<E = Tensor>(opts: TrainOptions<E>): Promise<TrainRes
     checkResumable(ck.config, opts, o, N, dataHash);
     checkShapes(ck, network);
     if (Object.keys(ck.adamM).length === 0) throw new Error(`train: checkpoint ${ck.dir} has no Adam moments (an exported model?), cannot resume`);
-    params = toParams(ck.params);
-    ema = toParams(Object.keys(ck.ema).length ? ck.ema : ck.params);
-    m = toParams(ck.adamM);
-    v = toParams(ck.adamV);
+    state = { params: ck.params, ema: Object.keys(ck.ema).length ? ck.ema : ck.params, adamM: ck.adamM, adamV: ck.adamV };
     step = ck.config.step;
     losses = [...ck.config.losses];
     noiseRng = Rng.fromState(decodeState(ck.config.rng.noise));
@@ -170,9 +183,11 @@ export async function train<E = Tensor>(opts: TrainOptions<E>): Promise<TrainRes
     order = dataRng.permutation(N);
     cursor = ck.config.rng.dataCursor;
   } else {
-    params = network.init(o.seed);
-    ema = tree.map((p: JArray) => p.ref.add(0), params) as Params;
-    ({ m, v } = adamInit(params));
+    const init = network.init(o.seed);
+    const params = await fromParams(init);
+    tree.dispose(init);
+    const zeros = Object.fromEntries(Object.entries(params).map(([k, p]) => [k, tensor(p.shape)]));
+    state = { params, ema: params, adamM: zeros, adamV: zeros };
   }
 
   function nextBatch(): Uint32Array {
@@ -188,28 +203,30 @@ export async function train<E = Tensor>(opts: TrainOptions<E>): Promise<TrainRes
     return idx;
   }
 
-  // forward + grad + Adam + EMA, compiled once (shapes are fixed by batchSize).
-  const lossOf = (q: Params, xt: JArray, t: JArray, y: JArray, w: JArray, c?: JArray) =>
-    objectiveLoss(objective.loss, c === undefined ? network.apply(q, xt, t) : network.apply(q, xt, t, c), y, w);
-  const jstep = jit(
-    (p: Params, m: Params, v: Params, ema: Params, xt: JArray, t: JArray, y: JArray, w: JArray, lr: JArray, c1: JArray, c2: JArray, decay: JArray, c?: JArray) => {
-      const [loss, grads] = valueAndGrad(lossOf)(tree.ref(p), xt, t, y, w, ...(c ? [c] : []));
-      const up = adamUpdate(adam, p, grads as Params, m, v, lr, c1, c2);
-      const ema2 = emaUpdate(ema, tree.ref(up.params), decay);
-      return [up.params, up.m, up.v, ema2, loss] as [Params, Params, Params, Params, JArray];
-    },
-  );
+  // One batch: what the network sees, what its output is compared with, and how much each value counts.
+  function drawBatch() {
+    const idx = nextBatch();
+    const x0 = gatherBatch(data, idx);
+    const t = drawTimes(o.batchSize, noiseRng);
+    const eps = process.noise(x0.shape, noiseRng);
+    const xt = process.forward(x0, t, eps);
+    const { target, weight } = objective.target(x0, xt, t, eps);
+    const w = weight ?? tensor(target.shape, new Float32Array(target.data.length).fill(1));
+    const x = objective.input ? objective.input(x0, xt, t, eps) : xt;
+    const c = opts.labels && batchLabels(opts.labels, idx, noiseRng);
+    return { x, t: tensor([t.length], t), target, weight: w, ...(c ? { cond: tensor([c.length], c) } : {}) };
+  }
+
+  // forward + grad + Adam + EMA on the engine, compiled for the first batch's shapes (step.ts).
+  const engine = await getEngine(opts.engine);
+  let stepper: TrainStepper | undefined;
+  const current = (): Promise<StepState> => (stepper ? stepper.read() : Promise.resolve(state));
 
   const ckptDir = o.outDir ? checkpointPath(o.outDir) : undefined;
   let savedStep = resumeFrom !== undefined ? step : -1;
   const save = async () => {
     if (!ckptDir) return;
-    const weights = {
-      params: await fromParams(params),
-      ema: await fromParams(ema),
-      adamM: await fromParams(m),
-      adamV: await fromParams(v),
-    };
+    const weights = await current();
     // Never overwrite a good checkpoint with weights that already went bad.
     for (const [name, group] of Object.entries(weights)) {
       for (const [k, t] of Object.entries(group)) {
@@ -257,21 +274,12 @@ export async function train<E = Tensor>(opts: TrainOptions<E>): Promise<TrainRes
   try {
     while (step < o.steps) {
       const k = step + 1;
-      const idx = nextBatch();
-      const x0 = gatherBatch(data, idx);
-      const t = drawTimes(o.batchSize, noiseRng);
-      const eps = process.noise(x0.shape, noiseRng);
-      const xt = process.forward(x0, t, eps);
-      const { target, weight } = objective.target(x0, xt, t, eps);
-      const w = weight ?? tensor(target.shape, new Float32Array(target.data.length).fill(1));
       const lrK = o.warmup > 0 ? (o.lr * Math.min(1, k / o.warmup)) : o.lr;
       const [lr, c1, c2] = adamScalars(adam, lrK, k);
-      const input = objective.input ? objective.input(x0, xt, t, eps) : xt;
-      const c = opts.labels && batchLabels(opts.labels, idx, noiseRng);
-      const out = jstep(params, m, v, ema, arr(input), arr(tensor([t.length], t)), arr(target), arr(w), lr, c1, c2, o.emaDecay, ...(c ? [np.array(c)] : []));
-      [params, m, v, ema] = out;
-      // Reading the loss back every step also keeps jax-js memory flat.
-      const loss = (await out[4].data())[0];
+      const batch = drawBatch();
+      stepper ??= await trainStepper({ engine, network, loss: objective.loss, adam, batchSize: o.batchSize, example: batch, state, maxRows: o.microBatch });
+      if (step === startStep) opts.onPlan?.(stepper.plan, engine);
+      const loss = await stepper.step(batch, { lr, c1, c2, decay: o.emaDecay });
       if (!Number.isFinite(loss)) {
         throw new Error(
           `train: loss is ${loss} at step ${k} (lr ${lrK}); stopping without saving these weights` +
@@ -301,17 +309,12 @@ export async function train<E = Tensor>(opts: TrainOptions<E>): Promise<TrainRes
       if (o.maxSeconds !== undefined && elapsed >= o.maxSeconds) break;
     }
     if (lastSaved !== step || savedStep < 0) await save();
-  } catch (e) {
-    tree.dispose([params, m, v, ema]);
-    jstep.dispose();
-    throw e;
+    const final = await current();
+    return { network, params: toParams(final.params), ema: toParams(final.ema), losses, step, checkpoint: ckptDir, engine: engine.name, plan: stepper?.plan };
+  } finally {
+    stepper?.dispose();
   }
-  tree.dispose([m, v]);
-  jstep.dispose();
-  return { network, params, ema, losses, step, checkpoint: ckptDir };
 }
-
-const arr = (x: Tensor): JArray => np.array(x.data).reshape([...x.shape]);
 
 /** The labels of a batch, each replaced by the null id with probability `drop`. */
 export function batchLabels(l: ClassLabels, idx: Uint32Array, rng: Rng): Float32Array {
@@ -333,6 +336,7 @@ interface Resolved {
   checkpointEvery: number;
   resume: boolean | string;
   maxSeconds?: number;
+  microBatch?: number;
 }
 
 function checkOptions<E>(opts: TrainOptions<E>): Resolved {
@@ -374,6 +378,7 @@ function checkOptions<E>(opts: TrainOptions<E>): Resolved {
     checkpointEvery: int("checkpointEvery", opts.checkpointEvery ?? 0, 0),
     resume: opts.resume ?? false,
     maxSeconds: opts.maxSeconds === undefined ? undefined : num("maxSeconds", opts.maxSeconds, (x) => x > 0, "positive"),
+    microBatch: opts.microBatch === undefined ? undefined : int("microBatch", opts.microBatch, 1),
   };
 }
 

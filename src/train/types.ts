@@ -31,7 +31,14 @@ export type LossKind = "mse" | "l1" | "ce";
  * A loss written in jax-js: (network output, target, weight) -> scalar,
  * consuming its arguments; it must be traceable (no host reads).
  */
-export type LossFn = (out: JArray, target: JArray, weight: JArray) => JArray;
+export type LossFn = ((out: JArray, target: JArray, weight: JArray) => JArray) & {
+  /**
+   * Optional: the loss as two sums over rows, [S, D] with loss = S / D (see
+   * loss.ts lossSums). Without it a batch too big for the engine's memory
+   * cannot be split into micro-batches.
+   */
+  sums?: (out: JArray, target: JArray, weight: JArray) => [JArray, JArray];
+};
 
 /**
  * How a process's batch becomes a regression / classification problem:
