@@ -20,6 +20,8 @@ export const engineChoices: readonly EngineChoice[] = ["auto", ...engineNames];
 export interface EngineOptions {
   /** Intra-op threads of the onnx engine (default: the machine's cores). */
   threads?: number;
+  /** Extra ONNX Runtime session options of the onnx engine (profiling: enableProfiling, optimizedModelFilePath). */
+  onnxSessionOptions?: Record<string, unknown>;
 }
 
 /** How the onnx back end is loaded; replaceable to test the fallback. */
@@ -66,10 +68,11 @@ export function resolveEngine(choice: EngineChoice = defaults.engine, opts: Engi
   checkEngineChoice(choice);
   const threads = opts.threads ?? defaults.threads;
   const key = `${choice}/${threads ?? ""}`;
-  const cached = opts.loadOnnx ? undefined : engines.get(key);
+  const shared = !opts.loadOnnx && !opts.onnxSessionOptions;
+  const cached = shared ? engines.get(key) : undefined;
   if (cached) return cached;
-  const made = pick(choice, { threads }, opts.loadOnnx ?? loadOnnxBackEnd);
-  if (!opts.loadOnnx) engines.set(key, made);
+  const made = pick(choice, { threads, onnxSessionOptions: opts.onnxSessionOptions }, opts.loadOnnx ?? loadOnnxBackEnd);
+  if (shared) engines.set(key, made);
   made.catch(() => engines.delete(key));
   return made;
 }

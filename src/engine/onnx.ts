@@ -19,6 +19,14 @@ import { compileOnnx, toOrt, type OnnxProgram } from "./onnx/index.js";
  * peak of its live values (ProgramMemory.peak), plus slack for the arena.
  */
 
+/**
+ * ORT's "memory pattern" pre-plans one block per run from the first run's
+ * shapes; without it the arena reuses freed buffers as they die. Measured on
+ * the UNet train steps (batch 64): peak RSS 528 -> 379 MiB (82 k weights) and
+ * 951 -> 633 MiB (0.97 M weights) at the same CPU time per step.
+ */
+const SESSION_OPTIONS = { enableMemPattern: false };
+
 const isOrt = (x: unknown): x is ort.Tensor => x instanceof ort.Tensor;
 
 class OrtResident implements Resident {
@@ -81,7 +89,7 @@ export async function onnxEngine(opts: EngineOptions = {}): Promise<Engine> {
           const key = copts.batchAxis ? specKey(specs.map((s) => mapTree(s, (a: ArraySpec) => new ArraySpec([-1, ...a.shape.slice(1)], a.dtype), (x) => x instanceof ArraySpec))) : specKey(specs);
           let c = compiled.get(key);
           if (!c) {
-            c = compileOnnx(fn, plainSpecs(specs), { threads, dynamicBatch: copts.batchAxis });
+            c = compileOnnx(fn, plainSpecs(specs), { threads, dynamicBatch: copts.batchAxis, sessionOptions: { ...SESSION_OPTIONS, ...opts.onnxSessionOptions } });
             compiled.set(key, c);
             c.catch(() => compiled.delete(key));
           }
