@@ -82,6 +82,8 @@ export interface Engine {
   /** Bytes this engine needs to run a traced program (see memory.ts). */
   footprint(m: ProgramMemory): number;
   compile(fn: TracedFn, opts?: CompileOptions): Program;
+  /** Run `f` (a trace) the way this engine traces what it compiles (onnx: 3x3 convolutions as lax.conv). */
+  traced<T>(f: () => T): T;
   /** Put arrays on the engine: jax-js arrays (consumed) or host Tensors. */
   upload(tree: Tree<JArray> | Tree<Tensor>): Promise<Resident>;
 }

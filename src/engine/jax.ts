@@ -82,6 +82,7 @@ export function jaxEngine(): Engine {
         dispose: () => f.dispose(),
       };
     },
+    traced: (f) => f(),
     async upload(t: Tree<JArray> | Tree<Tensor>): Promise<Resident> {
       return new JaxResident(mapTree(t as Tree<JArray | Tensor>, (x) => (isTensor(x) ? np.array(x.data).reshape([...x.shape]) : x), (x) => isTensor(x) || isJaxArray(x)) as Tree<JArray>);
     },

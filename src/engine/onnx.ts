@@ -5,6 +5,7 @@ import { tensor, type Tensor } from "../core/tensor.js";
 import { ArraySpec, argSpec, isResident, isTensor, leavesOf, mapTree, specKey, type Arg, type CompileOptions, type Engine, type Program, type Resident, type TracedFn, type Tree } from "./engine.js";
 import type { EngineOptions } from "./index.js";
 import type { ProgramMemory } from "./memory.js";
+import { withConvForm } from "../model/conv.js";
 import { compileOnnx, toOrt, type OnnxProgram } from "./onnx/index.js";
 
 /**
@@ -105,6 +106,7 @@ export async function onnxEngine(opts: EngineOptions = {}): Promise<Engine> {
         },
       };
     },
+    traced: (f) => withConvForm("conv", f),
     async upload(t: Tree<JArray> | Tree<Tensor>): Promise<Resident> {
       const leaves: (JArray | Tensor)[] = leavesOf(t as Tree<JArray | Tensor>, (x) => isTensor(x) || isJax(x));
       const converted = await Promise.all(leaves.map((x) => (isTensor(x) ? toOrtHost(x) : toOrt(x))));

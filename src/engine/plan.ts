@@ -21,7 +21,7 @@ export interface RowPlan {
 
 /** Bytes the engine needs for `fn` traced on `specs`. */
 export function footprintOf(engine: Engine, fn: TracedFn, specs: readonly Tree<ArraySpec>[]): number {
-  const { jaxpr } = makeJaxpr(fn as (...a: any[]) => any)(...(specs as any[]));
+  const { jaxpr } = engine.traced(() => makeJaxpr(fn as (...a: any[]) => any)(...(specs as any[])));
   try {
     return engine.footprint(programMemory(jaxpr));
   } finally {
