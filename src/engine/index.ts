@@ -34,7 +34,9 @@ const loadOnnxBackEnd: OnnxLoader = async (opts) => {
   return mod.onnxEngine(opts);
 };
 
-const inNode = (): boolean => typeof process !== "undefined" && typeof process.versions?.node === "string";
+// Node's process, if any (this module also runs in the browser, without Node's types).
+const nodeProcess = (globalThis as { process?: { versions?: { node?: string }; stderr: { write(s: string): void } } }).process;
+const inNode = (): boolean => typeof nodeProcess?.versions?.node === "string";
 
 interface Defaults {
   engine: EngineChoice;
@@ -109,7 +111,7 @@ const told = new Set<string>();
 export async function getEngine(choice?: EngineChoice | Engine): Promise<Engine> {
   if (typeof choice === "object") return choice;
   const { engine, notice } = await resolveEngine(choice);
-  const tell = defaults.notify ?? (notice.includes("did not load") && inNode() ? (line: string) => void process.stderr.write(`udm: ${line}\n`) : undefined);
+  const tell = defaults.notify ?? (notice.includes("did not load") && inNode() ? (line: string) => void nodeProcess!.stderr.write(`udm: ${line}\n`) : undefined);
   if (tell && !told.has(notice)) {
     told.add(notice);
     tell(notice);
