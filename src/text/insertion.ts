@@ -1,4 +1,5 @@
-import { jit, nn, numpy as np, tree, type Array as JArray } from "@jax-js/jax";
+import { nn, numpy as np, type Array as JArray } from "@jax-js/jax";
+import { batchedForward } from "../engine/forward.js";
 import type { Denoiser } from "../core/denoiser.js";
 import { padRows, rowLengths, rowTokens } from "../core/padded.js";
 import { timeAt, type Time } from "../core/process.js";
@@ -283,13 +284,13 @@ export function networkInsertion(network: Network, params: Params, opts: { chunk
   if (!(typeof V === "number" && typeof L === "number")) throw new Error(`networkInsertion: network ${network.name} has no config.vocab / config.maxLength`);
   const chunk = opts.chunk ?? 128;
   const { K, head } = insertionLayout(V, L);
-  const fwd = jit((p: Params, x: JArray, t: JArray) => network.apply(p, x, t));
+  // On the engine (src/engine/), which also cuts a call into chunks that fit its memory.
+  const fwd = batchedForward((p: Params, b: { x: JArray; t: JArray }) => network.apply(p, b.x, b.t), params, { label: "networkInsertion" });
   /** Run the network on rows [s, e) of an input [B, width], one time per row. */
   const run = async (input: Tensor, t: Time, s: number, e: number): Promise<Float32Array> => {
     const w = input.shape[1];
     const ts = Float32Array.from({ length: e - s }, (_, j) => timeAt(t, s + j));
-    const y = fwd(tree.ref(params), np.array(input.data.subarray(s * w, e * w)).reshape([e - s, w]), np.array(ts));
-    return (await y.data()) as Float32Array;
+    return (await fwd({ x: tensor([e - s, w], input.data.subarray(s * w, e * w)), t: tensor([e - s], ts) })).data;
   };
   return {
     vocab: V,

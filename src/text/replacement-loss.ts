@@ -65,8 +65,17 @@ export function replacementElboObjective(process: { vocab: number; schedule: Sch
   };
 }
 
-/** The loss above on logits [B, L, V]; target and weight packed as [B, L, 2]. */
-export const replacementElboLoss: LossFn = (out: JArray, target: JArray, weight: JArray): JArray => {
+/**
+ * The loss above on logits [B, L, V]; target and weight packed as [B, L, 2].
+ * It is a sum over rows divided by B, so a batch splits into micro-batches
+ * (`sums`: the sum and the row count).
+ */
+export const replacementElboLoss: LossFn = Object.assign((out: JArray, target: JArray, weight: JArray): JArray => {
+  const [total, rows] = replacementElboSums(out, target, weight);
+  return total.div(rows);
+}, { sums: replacementElboSums });
+
+function replacementElboSums(out: JArray, target: JArray, weight: JArray): [JArray, JArray] {
   const [B, L, V] = out.shape;
   const pick = (a: JArray, k: number) => a.slice([], [], [k, k + 1]); // [B, L, 1]
   const ohy = nn.oneHot(pick(target.ref, 0).reshape([B, L]).astype(np.int32), V);
@@ -87,5 +96,5 @@ export const replacementElboLoss: LossFn = (out: JArray, target: JArray, weight:
   // log s - log r, not log(s / r): s / r overflows float32 when r = c / (alpha + c) is tiny.
   const f = s.ref.sub(r.ref).sub(r.ref.mul(np.log(s).sub(np.log(r))));
   const offX = ohx.mul(-1).add(1);
-  return f.mul(offX).sum(-1, { keepdims: true }).mul(coef).sum().div(B);
-};
+  return [f.mul(offX).sum(-1, { keepdims: true }).mul(coef).sum(), np.full([], B)];
+}
