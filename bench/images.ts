@@ -1,139 +1,287 @@
 /**
- * Images bench (helper E): train each process on MNIST for the same
- * wall-clock budget, then score samples with the project's classifier
- * (Frechet distance of its features to the test set, class-histogram
- * entropy) for r = 0 / r = 1 and several step counts.
+ * Images benchmark: each setting trains for the same wall-clock budget on
+ * MNIST or Fashion-MNIST, then is scored by ONE code path: the conv
+ * classifier's Frechet distance to the test set (with its floor, n training
+ * images, and ceiling, n noise images, at the same n) and the entropy of the
+ * predicted classes, for r = 0 and r = 1 at several step counts, plus sample
+ * grids.
  *
- *   node --import tsx bench/images.ts train <gaussian|blur|heat|pixel-mask> [seconds=360]
- *   node --import tsx bench/images.ts eval [samples=100] [steps=10,50]
+ *   node --import tsx bench/images.ts --setting <name> [--data mnist|fashion] [--seconds 1200] [--force] [--score-only]
+ *   node --import tsx bench/images.ts --report [--data mnist|fashion]     # the README table from the saved results
  *
- * Run ONE training at a time (the machine is shared). Checkpoints go to
- * bench/out/images/<process>/; sample grids to docs/images/; the table to
- * bench/out/images/results.md (and stdout).
+ * Settings (network and training flags are the CLI's defaults unless given
+ * with --channels, --batch, --lr, --ema; --engine is passed to udm train):
+ *   gaussian       udm train --process gaussian (cosine, v-prediction)
+ *   heat           udm train --process heat --sigma 0.05 (hot)
+ *   blur           udm train --process blur --sigma 0.05 (hot)
+ *   mask           udm train --process mask (categorical pixels, 16 levels)
+ *   torch          bench/images_torch.py: the PyTorch twin of gaussian, same budget, scored here
+ *   gaussian-cond  udm train --process gaussian --conditional: also scores --class all with guidance 0, 1, 3
+ * Every CLI setting is literally `udm train ... --max-seconds S --out bench/out/images/<data>/<setting>`;
+ * its samples are what `udm sample` draws from that checkpoint.
+ * Results: bench/out/images/<data>/<setting>/result.json; grids: docs/images/bench-<data>-<setting>-r<r>-50.png
+ * (and every step count under bench/out).
  */
-import { existsSync, mkdirSync, writeFileSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { loadavg } from "node:os";
 import { join } from "node:path";
-import { init, tree } from "@jax-js/jax";
-import type { Denoiser } from "../src/core/denoiser.js";
-import { uniformGrid } from "../src/core/grid.js";
-import type { Process } from "../src/core/process.js";
-import { Rng } from "../src/core/rng.js";
-import { sample } from "../src/core/sampler.js";
-import { cosine } from "../src/core/schedule.js";
-import { sliceBatch, type Tensor } from "../src/core/tensor.js";
-import { mnist } from "../src/data/mnist.js";
-import { loadClassifier, sampleQuality } from "../src/images/classifier.js";
-import { imageX0Denoiser, maskDenoiser } from "../src/images/denoisers.js";
-import { maskedX0Objective, x0Objective } from "../src/images/objectives.js";
-import { unet } from "../src/model/unet.js";
-import { blurProcess, COLD_SIGMA, HOT_SIGMA } from "../src/processes/blur.js";
-import { gaussian } from "../src/processes/gaussian.js";
-import { heatProcess } from "../src/processes/heat.js";
-import { pixelMaskProcess, unmasked } from "../src/processes/pixel-mask.js";
-import { loadCheckpoint, toParams } from "../src/train/checkpoint.js";
-import { gaussianDenoiser } from "../src/train/network-denoiser.js";
-import { gaussianObjective } from "../src/train/objectives.js";
-import { train } from "../src/train/train.js";
-import type { Network, Objective, Params } from "../src/train/types.js";
+import { main } from "../src/cli/main.js";
+import { trainSchema } from "../src/cli/common.js";
+import { buildSetup, conditionModel, disposeModel, drawSamples, initJax, loadModel, type Model, type RunSpec } from "../src/cli/pipeline.js";
+import { findNetwork } from "../src/cli/registry.js";
+import { gatherBatch, sliceBatch, type Tensor } from "../src/core/tensor.js";
+import { fashionMnist, mnist } from "../src/data/mnist.js";
+import { classify, frechetScale, loadClassifier, reference, sampleQuality, type Classifier, type Reference } from "../src/images/classifier.js";
+import { paramCount } from "../src/model/layers.js";
+import { CHECKPOINT_DIR, saveCheckpoint, type CheckpointConfig } from "../src/train/checkpoint.js";
+import { decodeSafetensors } from "../src/train/safetensors.js";
 import { imageGrid } from "../src/viz/image-grid.js";
-import { linePlot } from "../src/viz/lineplot.js";
 
-const OUT = "bench/out/images";
-const NAMES = ["gaussian", "blur", "heat", "pixel-mask"] as const;
-type Name = (typeof NAMES)[number];
+function arg(name: string, fallback: string): string {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 ? process.argv[i + 1] : fallback;
+}
+const has = (name: string) => process.argv.includes(`--${name}`);
+const given = (name: string) => (has(name) ? arg(name, "") : undefined);
 
-interface Setup {
+const data = arg("data", "mnist");
+if (data !== "mnist" && data !== "fashion") throw new Error(`bench/images: --data must be mnist or fashion, got ${data}`);
+const seconds = Number(arg("seconds", "1200"));
+const root = join(arg("runs", "bench/out/images"), data);
+const nSamples = Number(arg("samples", "1000"));
+const stepsList = arg("sample-steps", "10,50,200").split(",").map(Number);
+const gridSteps = 50;
+const netOptions = { channels: given("channels"), attention: given("attention") };
+const trainOptions = { batchSize: given("batch"), lr: given("lr"), emaDecay: given("ema"), warmup: given("warmup") };
+const asFlags = (o: Record<string, string | undefined>) =>
+  Object.entries(o).flatMap(([k, v]) => (v === undefined ? [] : [`--${k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`, v]));
+const engineFlags = has("engine") ? ["--engine", arg("engine", "")] : [];
+const sharedFlags = [...asFlags(netOptions), ...asFlags(trainOptions), ...engineFlags];
+
+const settings: Record<string, { flags: string[]; label: string }> = {
+  gaussian: { flags: ["--process", "gaussian"], label: "Gaussian (cosine, v)" },
+  heat: { flags: ["--process", "heat", "--sigma", "0.05"], label: "heat (hot, sigma 0.05)" },
+  blur: { flags: ["--process", "blur", "--sigma", "0.05"], label: "blur (hot, sigma 0.05)" },
+  mask: { flags: ["--process", "mask", "--levels", "16"], label: "pixel masking (16 levels)" },
+  torch: { flags: ["--process", "gaussian"], label: "PyTorch twin of Gaussian" },
+  "gaussian-cond": { flags: ["--process", "gaussian", "--conditional"], label: "Gaussian, class-conditional (null label)" },
+};
+
+interface Cell {
+  r: number;
+  steps: number;
+  frechet: number;
+  entropy: number;
+  seconds: number;
+}
+
+interface Guided {
+  guidance: number;
+  /** Share of samples the classifier puts in the asked class. */
+  asked: number;
+  frechet: number;
+}
+
+interface Result {
+  setting: string;
   label: string;
-  process: Process<Tensor, Tensor>;
-  objective: Objective<Tensor, Tensor>;
-  network: Network;
-  denoiser(net: Network, params: Params): Denoiser & { dispose(): void };
-  /** Remove the mask channel (pixel masking) before scoring / drawing. */
-  finish(x: Tensor): Tensor;
+  command: string;
+  data: string;
+  budgetSeconds: number;
+  trainSteps: number;
+  trainSeconds: number;
+  weights: number;
+  network: Record<string, unknown>;
+  samples: number;
+  floor: number;
+  ceiling: number;
+  cells: Cell[];
+  guided?: Guided[];
+  loadAverage: number[];
 }
 
-function setup(name: Name, data: Tensor): Setup {
-  const channels = [8, 16, 32];
-  const id = (x: Tensor) => x;
-  switch (name) {
-    case "gaussian": {
-      const p = gaussian(cosine());
-      return { label: "gaussian (cosine, v)", process: p, objective: gaussianObjective(p, "v"), network: unet({ inChannels: 1, channels }),
-        denoiser: (n, w) => gaussianDenoiser(n, w, p, "v", { clip: 1 }), finish: id };
-    }
-    case "blur":
-      return { label: `blur (cold, sigma ${COLD_SIGMA}, L1)`, process: blurProcess({ sigma: COLD_SIGMA, data }), objective: x0Objective("l1"),
-        network: unet({ inChannels: 1, channels }), denoiser: imageX0Denoiser, finish: id };
-    case "heat":
-      return { label: `heat (hot, sigma ${HOT_SIGMA}, L1)`, process: heatProcess({ sigma: HOT_SIGMA, data }), objective: x0Objective("l1"),
-        network: unet({ inChannels: 1, channels }), denoiser: imageX0Denoiser, finish: id };
-    case "pixel-mask":
-      return { label: "pixel mask (linear m)", process: pixelMaskProcess(), objective: maskedX0Objective("mse"),
-        network: unet({ inChannels: 2, outChannels: 1, channels }), denoiser: maskDenoiser, finish: unmasked };
-  }
+const load = data === "mnist" ? mnist : fashionMnist;
+let scorer: { clf: Classifier; ref: Reference; scale: { floor: number; ceiling: number } } | undefined;
+
+/** The classifier, the test-set reference (all 10 000 test images) and the floor/ceiling at n samples. */
+async function getScorer() {
+  if (scorer) return scorer;
+  await initJax();
+  const clf = loadClassifier(data);
+  const ref = await reference(clf, load({ split: "test" }).images);
+  const scale = await frechetScale(clf, load({ split: "train" }).images, ref, nSamples);
+  return (scorer = { clf, ref, scale });
 }
 
-await init("wasm");
-const [cmd, a1, a2] = process.argv.slice(2);
-
-if (cmd === "train") {
-  const name = a1 as Name;
-  if (!NAMES.includes(name)) throw new Error(`bench/images: process must be one of ${NAMES.join(", ")}, got ${a1}`);
-  const seconds = Number(a2 ?? 360);
-  const data = mnist().images;
-  const s = setup(name, data);
-  const dir = join(OUT, name);
-  const t0 = Date.now();
-  const res = await train({ process: s.process, network: s.network, objective: s.objective, data, steps: 1_000_000, batchSize: 16, lr: 2e-3, warmup: 50,
-    // A short run: the EMA must forget the initial weights within ~50 steps (0.995 would still hold
-    // 0.995^200 = 37 % of them after 200 steps).
-    emaDecay: 0.98, seed: 0, outDir: dir, maxSeconds: seconds, metadata: { bench: name } });
-  const el = (Date.now() - t0) / 1000;
-  linePlot([{ label: "loss", y: res.losses }], { title: `${s.label}: training loss`, xLabel: "step" }).save(join(dir, "loss.png"));
-  console.log(`${name}: ${res.step} steps in ${el.toFixed(0)} s (${(res.step / el).toFixed(2)} steps/s), last loss ${res.losses.at(-1)}`);
-  tree.dispose(res.params);
-  tree.dispose(res.ema);
-} else if (cmd === "eval") {
-  const n = Number(a1 ?? 100);
-  const stepsList = (a2 ?? "10,50").split(",").map(Number);
-  const data = mnist().images;
-  const test = mnist({ split: "test", limit: 2000 }).images;
-  const clf = loadClassifier("mnist");
-  // The floor at this sample size: n real training images (disjoint from the test reference).
-  const real = await sampleQuality(clf, sliceBatch(data, 0, n), test);
-  const rows: string[] = [
-    `| process | steps (per sample) | training | r = 0: FD / entropy | r = 1: FD / entropy |`,
-    `|---|---|---|---|---|`,
-    `| real training images (${n}, the floor) | - | - | ${real.frechet.toFixed(2)} / ${real.entropy.toFixed(3)} | |`,
-  ];
+/** FD / entropy for r = 0 and 1 at every step count, and a grid of each: the same for every setting. */
+async function score(setting: string, m: Model, trainSteps: number, trainSeconds: number, command: string): Promise<Result> {
+  const { clf, ref, scale } = await getScorer();
+  console.log(`# scoring ${setting}: ${nSamples} samples per setting; floor ${scale.floor.toFixed(2)}, ceiling ${scale.ceiling.toFixed(2)}`);
+  const cells: Cell[] = [];
   mkdirSync("docs/images", { recursive: true });
-  for (const name of NAMES) {
-    const dir = join(OUT, name);
-    if (!existsSync(join(dir, "checkpoint"))) continue;
-    const s = setup(name, data);
-    const ck = loadCheckpoint(dir);
-    const den = s.denoiser(s.network, toParams(ck.ema));
+  for (const r of [0, 1]) {
     for (const steps of stepsList) {
-      const cells: string[] = [];
-      for (const r of [0, 1]) {
-        const rng = new Rng(1);
-        const t0 = Date.now();
-        const raw = await sample({ process: s.process, denoiser: den, grid: uniformGrid(steps), r, rng, shape: [n, 1, 28, 28] });
-        const x = s.finish(raw);
-        const q = await sampleQuality(clf, x, test);
-        cells.push(`${q.frechet.toFixed(2)} / ${q.entropy.toFixed(3)}`);
-        console.log(`${name} steps ${steps} r ${r}: FD ${q.frechet.toFixed(3)} entropy ${q.entropy.toFixed(3)} (${((Date.now() - t0) / 1000).toFixed(0)} s)`);
-        if (steps === stepsList[stepsList.length - 1]) imageGrid(sliceBatch(x, 0, Math.min(36, n)), { cols: 6, scale: 2, title: `${name} r=${r} ${steps} steps` }).save(`docs/images/${name}-r${r}-${steps}.png`);
-      }
-      rows.push(`| ${s.label} | ${steps} | ${ck.config.step} steps | ${cells[0]} | ${cells[1]} |`);
+      const res = await drawSamples(m, { r, steps, grid: "uniform", n: nSamples, seed: 2 });
+      const q = await sampleQuality(clf, res.samples, ref);
+      cells.push({ r, steps, frechet: q.frechet, entropy: q.entropy, seconds: res.seconds });
+      console.log(`#   r = ${r}, ${steps} steps: FD ${q.frechet.toFixed(2)}, entropy ${q.entropy.toFixed(3)} (${res.seconds.toFixed(0)} s)`);
+      const grid = imageGrid(sliceBatch(res.samples, 0, 64), { cols: 8, scale: 2, title: `${setting} ${data}, r=${r}, ${steps} steps` });
+      grid.save(join(root, setting, `grid-r${r}-${steps}.png`));
+      if (steps === gridSteps) grid.save(`docs/images/bench-${data}-${setting}-r${r}-${steps}.png`);
     }
-    den.dispose();
   }
-  const table = rows.join("\n");
-  mkdirSync(OUT, { recursive: true });
-  writeFileSync(join(OUT, "results.md"), table + "\n");
-  console.log(table);
+  const guided = typeof m.network.config.classes === "number" ? await scoreGuidance(setting, m) : undefined;
+  return {
+    setting,
+    label: settings[setting].label,
+    command,
+    data,
+    budgetSeconds: seconds,
+    trainSteps,
+    trainSeconds,
+    weights: paramCount(m.params),
+    network: m.network.config,
+    samples: nSamples,
+    floor: scale.floor,
+    ceiling: scale.ceiling,
+    cells,
+    guided,
+    loadAverage: loadavg(),
+  };
+}
+
+/** Class-conditional models: sample i asks for class i mod 10; how often the classifier agrees, per guidance weight. */
+async function scoreGuidance(setting: string, m: Model): Promise<Guided[]> {
+  const { clf, ref } = await getScorer();
+  const out: Guided[] = [];
+  const asked = Float32Array.from({ length: nSamples }, (_, i) => i % 10);
+  for (const w of [0, 1, 3]) {
+    conditionModel(m, { label: asked, classes: 10, guidance: w });
+    const res = await drawSamples(m, { r: 0, steps: gridSteps, grid: "uniform", n: nSamples, seed: 3 });
+    const { predictions } = await classify(clf, res.samples);
+    const share = predictions.filter((p, i) => p === asked[i]).length / nSamples;
+    const q = await sampleQuality(clf, res.samples, ref);
+    out.push({ guidance: w, asked: share, frechet: q.frechet });
+    console.log(`#   --class all --guidance ${w}: ${(100 * share).toFixed(1)}% classified as asked, FD ${q.frechet.toFixed(2)}`);
+    // Rows = classes 0..9, 10 samples each.
+    const order = Uint32Array.from({ length: 100 }, (_, k) => (k % 10) * 10 + Math.floor(k / 10));
+    imageGrid(gatherBatch(res.samples, order) as Tensor, { cols: 10, scale: 2, title: `${data}: row c = class c, guidance ${w}` }).save(`docs/images/bench-${data}-${setting}-guidance${w}.png`);
+  }
+  return out;
+}
+
+/** Train with the CLI (udm train), then load the checkpoint as udm sample does. */
+async function runCli(setting: string, dir: string): Promise<Result> {
+  const args = ["train", "--data", data, "--train-rows", "60000", ...settings[setting].flags, ...sharedFlags, "--steps", "10000000", "--max-seconds", String(seconds), "--out", dir, ...(has("force") ? ["--force"] : [])];
+  const command = `udm ${args.join(" ")}`;
+  console.log(`# ${command}`);
+  let trainSeconds = NaN;
+  if (!has("score-only")) {
+    const t0 = performance.now();
+    const code = await main(args);
+    if (code !== 0) throw new Error(`bench/images: ${command} exited with ${code}`);
+    trainSeconds = (performance.now() - t0) / 1000;
+  }
+  const m = await loadModel(dir);
+  try {
+    return await score(setting, m, m.config.step, trainSeconds, command);
+  } finally {
+    disposeModel(m);
+  }
+}
+
+/** The PyTorch twin: same data, network and training options, same budget; its weights wrapped in a udm checkpoint and scored above. */
+async function runTorch(dir: string): Promise<Result> {
+  await initJax();
+  const net = findNetwork("unet", "image").options.parse(Object.fromEntries(Object.entries(netOptions).filter(([, v]) => v !== undefined)));
+  const spec: RunSpec = { data, n: 60000, heldOut: 2000, seed: 0, process: { name: "gaussian", options: { schedule: "cosine", objective: "v" } }, network: { name: "unet", options: net } };
+  const s = await buildSetup(spec);
+  const t = trainSchema({ out: dir, steps: 1 }).parse(Object.fromEntries(Object.entries(trainOptions).filter(([, v]) => v !== undefined).map(([k, v]) => [k, Number(v)])));
+  const dataDir = join(dir, "data");
+  mkdirSync(dataDir, { recursive: true });
+  const x = s.data.train;
+  writeFileSync(join(dataDir, "train.f32"), Buffer.from(x.data.buffer, x.data.byteOffset, x.data.byteLength));
+  writeFileSync(join(dataDir, "meta.json"), JSON.stringify({ shape: x.shape.slice(1), unet: s.network.config }));
+  const pyArgs = [
+    "bench/images_torch.py", "--data", dataDir, "--out", join(dir, "weights.safetensors"), "--seconds", String(seconds), "--threads", arg("threads", "2"),
+    "--batch", String(t.batchSize), "--lr", String(t.lr), "--warmup", String(t.warmup), "--ema", String(t.emaDecay),
+  ];
+  const command = `/usr/bin/python3 ${pyArgs.join(" ")}`;
+  console.log(`# ${command}`);
+  let steps = NaN, trainSeconds = NaN;
+  if (!has("score-only")) {
+    const py = spawnSync("/usr/bin/python3", pyArgs, { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"], maxBuffer: 1 << 28 });
+    if (py.status !== 0) throw new Error(`bench/images: the PyTorch twin failed (${py.status}); is python3-torch installed? (apt-get install python3-torch libopenblas0-pthread)`);
+    const out = JSON.parse(py.stdout.trim().split("\n").pop()!) as { steps: number; seconds: number; losses: number[] };
+    ({ steps, seconds: trainSeconds } = out);
+    // A udm checkpoint of the twin's weights, so `udm sample --checkpoint` and this scorer load it like any other.
+    const w = decodeSafetensors(readFileSync(join(dir, "weights.safetensors"))).tensors;
+    const pick = (prefix: string) => Object.fromEntries(Object.entries(w).filter(([k]) => k.startsWith(prefix)).map(([k, v]) => [k.slice(prefix.length), v]));
+    const config: CheckpointConfig = {
+      format: "udm-checkpoint",
+      version: 1,
+      network: { name: s.network.name, config: s.network.config },
+      process: s.setup.process.name,
+      objective: { loss: "mse", kind: "gaussian", parameterization: "v", schedule: "cosine", trainedBy: "bench/images_torch.py" },
+      step: steps,
+      seed: 0,
+      training: { steps, batchSize: t.batchSize, lr: t.lr, warmup: t.warmup, emaDecay: t.emaDecay, adam: { beta1: 0.9, beta2: 0.999, eps: 1e-8 }, time: "uniform", dataRows: x.shape[0] },
+      rng: { noise: [], dataEpochStart: [], dataCursor: 0 },
+      losses: out.losses,
+      metadata: { udm: spec, torch: { seconds: trainSeconds } },
+      savedAt: new Date().toISOString(),
+    };
+    saveCheckpoint(join(dir, CHECKPOINT_DIR), config, { params: pick("params."), ema: pick("ema."), adamM: {}, adamV: {} });
+  }
+  const m = await loadModel(dir);
+  try {
+    return await score("torch", m, m.config.step, trainSeconds, command);
+  } finally {
+    disposeModel(m);
+  }
+}
+
+function report(): void {
+  const results = Object.keys(settings)
+    .map((s) => join(root, s, "result.json"))
+    .filter(existsSync)
+    .map((f) => JSON.parse(readFileSync(f, "utf8")) as Result);
+  if (results.length === 0) throw new Error(`bench/images --report: no results under ${root}; run the settings first`);
+  const r0 = results[0];
+  console.log(`${data === "mnist" ? "MNIST" : "Fashion-MNIST"}: ${r0.budgetSeconds} s of training per setting, ${r0.samples} samples per cell, scored against the 10 000 test images.`);
+  console.log(`FD floor (${r0.samples} training images) ${r0.floor.toFixed(2)}, ceiling (${r0.samples} noise images) ${r0.ceiling.toFixed(2)}; H = class entropy (ln 10 = 2.303 balanced).\n`);
+  const cols = [0, 1].flatMap((r) => stepsList.map((s) => ({ r, s })));
+  console.log(`| setting | weights | train steps | ${cols.map((c) => `r = ${c.r}, ${c.s} steps: FD / H`).join(" | ")} |`);
+  console.log(`| --- | --- | --- | ${cols.map(() => "---").join(" | ")} |`);
+  for (const r of results) {
+    const cell = (c: { r: number; s: number }) => {
+      const x = r.cells.find((y) => y.r === c.r && y.steps === c.s);
+      return x ? `${x.frechet.toFixed(2)} / ${x.entropy.toFixed(2)}` : "";
+    };
+    console.log(`| ${r.label} | ${(r.weights / 1e3).toFixed(0)}k | ${r.trainSteps} | ${cols.map(cell).join(" | ")} |`);
+  }
+  console.log(`| ${r0.samples} training images (floor) / noise (ceiling) | | | ${r0.floor.toFixed(2)} / ${r0.ceiling.toFixed(2)} | |`);
+  for (const r of results.filter((x) => x.guided)) {
+    console.log(`\n${r.label}, --class all, r = 0, ${gridSteps} steps: ${r.guided!.map((g) => `guidance ${g.guidance}: ${(100 * g.asked).toFixed(1)}% classified as asked (FD ${g.frechet.toFixed(2)})`).join("; ")}`);
+  }
+  console.log("\nCommands:\n```sh");
+  for (const r of results) console.log(r.command);
+  console.log("```");
+  console.log(`\nLoad averages during scoring: ${results.map((r) => `${r.setting} ${r.loadAverage[0].toFixed(1)}`).join(", ")}`);
+}
+
+if (has("report")) {
+  report();
 } else {
-  console.error("usage: bench/images.ts train <process> [seconds] | eval [samples] [steps]");
-  process.exitCode = 2;
+  const setting = arg("setting", "");
+  if (!(setting in settings)) {
+    console.error(`bench/images: --setting must be one of ${Object.keys(settings).join(", ")}, got ${JSON.stringify(setting)}`);
+    process.exit(2);
+  }
+  const dir = join(root, setting);
+  mkdirSync(dir, { recursive: true });
+  const result = setting === "torch" ? await runTorch(dir) : await runCli(setting, dir);
+  writeFileSync(join(dir, "result.json"), JSON.stringify(result, null, 2) + "\n");
+  console.log(`# wrote ${join(dir, "result.json")}`);
 }

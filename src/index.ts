@@ -57,13 +57,17 @@ export type { PixelMaskOptions, PixelMaskProcess } from "./processes/pixel-mask.
 export { unet } from "./model/unet.js";
 export type { UnetConfig } from "./model/unet.js";
 export { conv3x3, im2col3x3, initConv3x3, groupNorm, initGroupNorm, avgPool2, upsample2 } from "./model/conv.js";
-export { x0Objective, maskedX0Objective } from "./images/objectives.js";
-export { imageX0Denoiser, maskDenoiser, keepVisible } from "./images/denoisers.js";
-export { inpaint, pasteKnown } from "./images/inpaint.js";
+export { x0Objective, maskedX0Objective, maskedLevelsObjective } from "./images/objectives.js";
+export { imageX0Denoiser, maskDenoiser, keepVisible, levelsDenoiser, maskLevelsDenoiser } from "./images/denoisers.js";
+export type { PixelLogits } from "./images/denoisers.js";
+export { levelIds, levelOf, levelValue, quantise } from "./images/levels.js";
+export { inpaint, pasteKnown, regionMask, maskFromImage, REGIONS } from "./images/inpaint.js";
+export type { Region } from "./images/inpaint.js";
 export type { InpaintOptions } from "./images/inpaint.js";
 export { forwardStrip } from "./images/forward-strip.js";
-export { loadClassifier, classify, accuracy, sampleQuality, frechetDistance, classEntropy, meanCov, symmetricEigen, sqrtPsd } from "./images/classifier.js";
-export type { Classifier, SampleQuality } from "./images/classifier.js";
+export { loadClassifier, classify, accuracy, sampleQuality, reference, frechetScale } from "./images/classifier.js";
+export { frechetDistance, classEntropy, meanCov, symmetricEigen, sqrtPsd } from "./images/frechet.js";
+export type { Classifier, SampleQuality, Reference } from "./images/classifier.js";
 export { imageGrid, imageColumns, drawImage } from "./viz/image-grid.js";
 export type { ImagePictureOptions } from "./viz/image-grid.js";
 

@@ -56,7 +56,12 @@ export function evalCommand(): Command {
       if (!o.json) {
         console.log(`${model.data.name}, ${model.spec.process.name}, step ${model.config.step}: ${res.label}, ${o.steps} ${o.grid} steps`);
         if (score) console.log(`energy distance to held-out data: ${score.energy.toPrecision(4)} (n = ${score.n}; training rows vs held-out: ${score.floor.toPrecision(4)})`);
-        for (const [k, v] of Object.entries(extra)) console.log(`${k}: ${v.toPrecision(4)}`);
+        // A metric's floor and ceiling (keys <name>Floor, <name>Ceiling) are printed beside it.
+        for (const [k, v] of Object.entries(extra)) {
+          if (/(Floor|Ceiling)$/.test(k)) continue;
+          const [lo, hi] = [extra[`${k}Floor`], extra[`${k}Ceiling`]];
+          console.log(`${k}: ${v.toPrecision(4)}${lo !== undefined && hi !== undefined ? ` (floor ${lo.toPrecision(4)}: training images; ceiling ${hi.toPrecision(4)}: noise)` : ""}`);
+        }
       }
       if (o.nll) {
         const rows = sliceBatch(model.data.heldOut, 0, Math.min(o.nllRows, model.data.heldOut.shape[0]));

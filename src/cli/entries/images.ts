@@ -9,7 +9,7 @@ import { unet } from "../../model/unet.js";
 import { blurProcess, COLD_SIGMA } from "../../processes/blur.js";
 import { heatProcess } from "../../processes/heat.js";
 import { pixelMaskProcess, unmasked } from "../../processes/pixel-mask.js";
-import { loadClassifier, sampleQuality, type Classifier } from "../../images/classifier.js";
+import { frechetScale, loadClassifier, reference, sampleQuality, type Classifier, type Reference } from "../../images/classifier.js";
 import { imageColumns, imageGrid } from "../../viz/image-grid.js";
 import { bool, choice, int, positive, text, UsageError } from "../options.js";
 import { registerData, registerNetwork, registerProcess, type DataEntry, type DataSet, type ProcessSetup } from "../registry.js";
@@ -33,6 +33,7 @@ export function imageDataSet(name: string, train: Tensor, heldOut: Tensor, opts:
   const C = train.shape[1];
   const { classifier, labels, classNames } = opts;
   let clf: Classifier | undefined;
+  let ref: Reference | undefined;
   return {
     kind: "image",
     name,
@@ -42,12 +43,15 @@ export function imageDataSet(name: string, train: Tensor, heldOut: Tensor, opts:
     ...(classNames && classNames.length > 1 ? { labels, classNames, state: { classNames: [...classNames] } } : {}),
     picture: (samples, title) => imageGrid(samples, { title, channels: C, cols: Math.min(16, Math.ceil(Math.sqrt(samples.shape[0]))) }),
     trajectory: (snapshots) => imageColumns(snapshots.map((s) => ({ label: `t=${s.t.toFixed(2)}`, x: s.x })), { rows: 8, channels: C }),
-    // MNIST / Fashion-MNIST: the project's classifier scores samples against the held-out (test) images.
+    // MNIST / Fashion-MNIST: the project's classifier scores samples against the held-out (test)
+    // images, with the floor (as many training images) and ceiling (uniform noise) at the same n.
     metrics: classifier
       ? async (samples) => {
           clf ??= loadClassifier(classifier);
-          const q = await sampleQuality(clf, samples, heldOut);
-          return { classifierFrechet: q.frechet, classEntropy: q.entropy };
+          ref ??= await reference(clf, heldOut);
+          const q = await sampleQuality(clf, samples, ref);
+          const scale = await frechetScale(clf, train, ref, samples.shape[0]);
+          return { classifierFrechet: q.frechet, classifierFrechetFloor: scale.floor, classifierFrechetCeiling: scale.ceiling, classEntropy: q.entropy };
         }
       : undefined,
   };
