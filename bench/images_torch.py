@@ -22,12 +22,11 @@ import argparse
 import json
 import math
 import os
-import time
 
 import torch
 import torch.nn.functional as F
 
-from text_torch import save_safetensors, time_embedding
+from text_torch import fit, save_safetensors, time_embedding
 
 
 def groups_for(c, groups):
@@ -161,41 +160,17 @@ def train(a):
     torch.set_num_threads(a.threads)
     meta = json.load(open(os.path.join(a.data, "meta.json")))
     cfg = meta["unet"]
-    shape = meta["shape"]
-    images = torch.from_numpy(__import__("numpy").fromfile(os.path.join(a.data, "train.f32"), dtype="<f4")).view(-1, *shape)
-    N = images.shape[0]
+    images = torch.from_numpy(__import__("numpy").fromfile(os.path.join(a.data, "train.f32"), dtype="<f4")).view(-1, *meta["shape"])
     g = torch.Generator().manual_seed(a.seed)
     p = init_params(cfg, g)
-    for v in p.values():
-        v.requires_grad_(True)
-    ema = {k: v.detach().clone() for k, v in p.items()}
-    opt = torch.optim.Adam(p.values(), lr=a.lr, betas=(0.9, 0.999), eps=1e-8)
-    losses, step, order, cursor = [], 0, torch.randperm(N, generator=g), 0
-    t0 = time.perf_counter()
-    while time.perf_counter() - t0 < a.seconds:
-        if cursor + a.batch > N:
-            order, cursor = torch.randperm(N, generator=g), 0
-        x0 = images[order[cursor : cursor + a.batch]]
-        cursor += a.batch
+
+    def batch_loss(x0, g):
         t = 1 - torch.rand(a.batch, generator=g)  # U(0, 1], as train.ts draws it
         eps = torch.randn(x0.shape, generator=g)
         at, bt = (v[:, None, None, None] for v in cosine_ab(t))
-        xt = at * x0 + bt * eps
-        loss = F.mse_loss(forward(p, cfg, xt, t), at * eps - bt * x0)  # v-prediction
-        step += 1
-        for group in opt.param_groups:
-            group["lr"] = a.lr * min(1.0, step / a.warmup) if a.warmup > 0 else a.lr
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        with torch.no_grad():
-            for k, v in p.items():
-                ema[k].mul_(a.ema).add_(v.detach(), alpha=1 - a.ema)
-        lv = loss.item()
-        if not math.isfinite(lv):
-            raise SystemExit(f"images_torch: loss is {lv} at step {step}; lower --lr (now {a.lr})")
-        losses.append(lv)
-    seconds = time.perf_counter() - t0
+        return F.mse_loss(forward(p, cfg, at * x0 + bt * eps, t), at * eps - bt * x0)  # v-prediction
+
+    ema, losses, step, seconds = fit(p, g, images, batch_loss, a, "images_torch")
     save_safetensors(a.out, {**{f"params.{k}": v for k, v in p.items()}, **{f"ema.{k}": v for k, v in ema.items()}}, {"config": json.dumps(cfg), "steps": str(step)})
     tail = losses[-100:]
     print(json.dumps({"steps": step, "seconds": seconds, "weights": sum(v.numel() for v in ema.values()), "lastLoss": sum(tail) / max(1, len(tail)), "threads": a.threads, "losses": losses}))

@@ -143,35 +143,24 @@ def check(a):
     print(json.dumps({"config": cfg, "weights": sum(v.numel() for v in p.values())}))
 
 
-def train(a):
-    torch.set_num_threads(a.threads)
-    meta = json.load(open(os.path.join(a.data, "meta.json")))
-    cfg = config(meta, a)
-    V, L = cfg["vocab"], cfg["length"]
-    ids = torch.from_numpy(__import__("numpy").fromfile(os.path.join(a.data, "train.f32"), dtype="<f4")).long().view(-1, L)
-    N = ids.shape[0]
-    g = torch.Generator().manual_seed(a.seed)
-    p = init_params(cfg, g)
+def fit(p, g, data, batch_loss, a, name):
+    """The training loop shared by the PyTorch twins (train.ts's): epoch shuffling, Adam with linear warm-up,
+    an EMA of the weights, a stop on a non-finite loss; runs for a.seconds of wall clock.
+    g is the random generator (after the weights' init); batch_loss(x0, g) is the loss of a batch of data rows.
+    Returns (ema, losses, steps, seconds)."""
     for v in p.values():
         v.requires_grad_(True)
     ema = {k: v.detach().clone() for k, v in p.items()}
     opt = torch.optim.Adam(p.values(), lr=a.lr, betas=(0.9, 0.999), eps=1e-8)
-    MASK = V
+    N = data.shape[0]
     losses, step, order, cursor = [], 0, torch.randperm(N, generator=g), 0
     t0 = time.perf_counter()
     while time.perf_counter() - t0 < a.seconds:
         if cursor + a.batch > N:
             order, cursor = torch.randperm(N, generator=g), 0
-        x0 = ids[order[cursor : cursor + a.batch]]
+        x0 = data[order[cursor : cursor + a.batch]]
         cursor += a.batch
-        t = 1 - torch.rand(a.batch, generator=g)  # U(0, 1], as train.ts draws it
-        masked = torch.rand(a.batch, L, generator=g) < t[:, None]  # linear m(t) = t
-        xt = torch.where(masked, torch.full_like(x0, MASK), x0)
-        ce = F.cross_entropy(forward(p, cfg, xt, t).reshape(-1, V), x0.reshape(-1), reduction="none").view(a.batch, L)
-        if a.weighting == "elbo":
-            loss = (ce * masked / t[:, None]).sum() / (a.batch * L)  # m'(t)/m(t) = 1/t, per character
-        else:
-            loss = (ce * masked).sum() / masked.sum().clamp(min=1e-12)
+        loss = batch_loss(x0, g)
         step += 1
         for group in opt.param_groups:
             group["lr"] = a.lr * min(1.0, step / a.warmup) if a.warmup > 0 else a.lr
@@ -183,9 +172,31 @@ def train(a):
                 ema[k].mul_(a.ema).add_(v.detach(), alpha=1 - a.ema)
         lv = loss.item()
         if not math.isfinite(lv):
-            raise SystemExit(f"text_torch: loss is {lv} at step {step}; lower --lr (now {a.lr})")
+            raise SystemExit(f"{name}: loss is {lv} at step {step}; lower --lr (now {a.lr})")
         losses.append(lv)
-    seconds = time.perf_counter() - t0
+    return ema, losses, step, time.perf_counter() - t0
+
+
+def train(a):
+    torch.set_num_threads(a.threads)
+    meta = json.load(open(os.path.join(a.data, "meta.json")))
+    cfg = config(meta, a)
+    V, L = cfg["vocab"], cfg["length"]
+    ids = torch.from_numpy(__import__("numpy").fromfile(os.path.join(a.data, "train.f32"), dtype="<f4")).long().view(-1, L)
+    g = torch.Generator().manual_seed(a.seed)
+    p = init_params(cfg, g)
+    MASK = V
+
+    def batch_loss(x0, g):
+        t = 1 - torch.rand(a.batch, generator=g)  # U(0, 1], as train.ts draws it
+        masked = torch.rand(a.batch, L, generator=g) < t[:, None]  # linear m(t) = t
+        xt = torch.where(masked, torch.full_like(x0, MASK), x0)
+        ce = F.cross_entropy(forward(p, cfg, xt, t).reshape(-1, V), x0.reshape(-1), reduction="none").view(a.batch, L)
+        if a.weighting == "elbo":
+            return (ce * masked / t[:, None]).sum() / (a.batch * L)  # m'(t)/m(t) = 1/t, per character
+        return (ce * masked).sum() / masked.sum().clamp(min=1e-12)
+
+    ema, losses, step, seconds = fit(p, g, ids, batch_loss, a, "text_torch")
     save_safetensors(a.out, ema, {"config": json.dumps(cfg), "steps": str(step)})
     tail = losses[-100:]
     print(json.dumps({"steps": step, "seconds": seconds, "weights": sum(v.numel() for v in ema.values()), "lastLoss": sum(tail) / max(1, len(tail)), "threads": a.threads, "config": cfg, "losses": losses[:: max(1, len(losses) // 500)]}))

@@ -7,7 +7,7 @@ import { sample } from "../src/core/sampler.js";
 import { cosine } from "../src/core/schedule.js";
 import { tensor, type Tensor } from "../src/core/tensor.js";
 import { keepVisible } from "../src/images/denoisers.js";
-import { inpaint } from "../src/images/inpaint.js";
+import { inpaint, maskFromImage, regionMask, type Region } from "../src/images/inpaint.js";
 import { gaussian } from "../src/processes/gaussian.js";
 import { pixelMaskProcess, unmasked } from "../src/processes/pixel-mask.js";
 
@@ -80,4 +80,21 @@ test("pixel-mask inpainting shows the known pixels from x_1 on and always recove
   const free = await sample({ process: p, denoiser: maskOracle, grid: uniformGrid(10), r: 0, rng: new Rng(5), shape: [N, 1, 4, 4] });
   const f = fractionA(unmasked(free));
   assert.ok(f > 0.35 && f < 0.65, `unconditional ${f}`);
+});
+
+test("named regions hide the half or the centre square; a mask image's light pixels are the ones to fill", () => {
+  const hidden = (name: Region) => {
+    const m = regionMask(name, 4, 6);
+    assert.deepEqual(m.shape, [1, 1, 4, 6]);
+    return Array.from({ length: 4 }, (_, y) => Array.from({ length: 6 }, (_, x) => (m.data[y * 6 + x] === 0 ? "#" : ".")).join("")).join("/");
+  };
+  assert.equal(hidden("left"), "###.../###.../###.../###...");
+  assert.equal(hidden("right"), "...###/...###/...###/...###");
+  assert.equal(hidden("top"), "######/######/....../......");
+  assert.equal(hidden("bottom"), "....../....../######/######");
+  // Rows H/4 .. 3H/4, columns W/4 .. 3W/4 (1.5 .. 4.5 here).
+  assert.equal(hidden("centre"), "....../..###./..###./......");
+  assert.throws(() => regionMask("middle" as Region, 4, 4), /region must be one of left, right, top, bottom, centre/);
+  const img = tensor([1, 1, 1, 3], [0.9, -0.9, 0.1]);
+  assert.deepEqual([...maskFromImage(img).data], [0, 1, 0]);
 });
