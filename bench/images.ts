@@ -7,6 +7,7 @@
  * grids.
  *
  *   node --import tsx bench/images.ts --setting <name> [--data mnist|fashion] [--seconds 1200] [--force] [--score-only]
+ *       [--samples 1000] [--sample-steps 10,50,200] [--runs bench/out/images] [--docs docs/images]
  *   node --import tsx bench/images.ts --report [--data mnist|fashion]     # the README table from the saved results
  *
  * Settings (network and training flags are the CLI's defaults unless given
@@ -26,7 +27,6 @@ import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { loadavg } from "node:os";
 import { join } from "node:path";
-import { main } from "../src/cli/main.js";
 import { trainSchema } from "../src/cli/common.js";
 import { buildSetup, conditionModel, disposeModel, drawSamples, initJax, loadModel, type Model, type RunSpec } from "../src/cli/pipeline.js";
 import { findNetwork } from "../src/cli/registry.js";
@@ -37,11 +37,8 @@ import { paramCount } from "../src/model/layers.js";
 import { CHECKPOINT_DIR, saveCheckpoint, type CheckpointConfig } from "../src/train/checkpoint.js";
 import { decodeSafetensors } from "../src/train/safetensors.js";
 import { imageGrid } from "../src/viz/image-grid.js";
+import { arg, udm } from "./udm.js";
 
-function arg(name: string, fallback: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? process.argv[i + 1] : fallback;
-}
 const has = (name: string) => process.argv.includes(`--${name}`);
 const given = (name: string) => (has(name) ? arg(name, "") : undefined);
 
@@ -52,6 +49,8 @@ const root = join(arg("runs", "bench/out/images"), data);
 const nSamples = Number(arg("samples", "1000"));
 const stepsList = arg("sample-steps", "10,50,200").split(",").map(Number);
 const gridSteps = 50;
+/** Where the README's grids go (--docs elsewhere for a trial run). */
+const docs = arg("docs", "docs/images");
 const netOptions = { channels: given("channels"), attention: given("attention") };
 const trainOptions = { batchSize: given("batch"), lr: given("lr"), emaDecay: given("ema"), warmup: given("warmup") };
 const asFlags = (o: Record<string, string | undefined>) =>
@@ -119,16 +118,16 @@ async function score(setting: string, m: Model, trainSteps: number, trainSeconds
   const { clf, ref, scale } = await getScorer();
   console.log(`# scoring ${setting}: ${nSamples} samples per setting; floor ${scale.floor.toFixed(2)}, ceiling ${scale.ceiling.toFixed(2)}`);
   const cells: Cell[] = [];
-  mkdirSync("docs/images", { recursive: true });
+  mkdirSync(docs, { recursive: true });
   for (const r of [0, 1]) {
     for (const steps of stepsList) {
       const res = await drawSamples(m, { r, steps, grid: "uniform", n: nSamples, seed: 2 });
       const q = await sampleQuality(clf, res.samples, ref);
       cells.push({ r, steps, frechet: q.frechet, entropy: q.entropy, seconds: res.seconds });
       console.log(`#   r = ${r}, ${steps} steps: FD ${q.frechet.toFixed(2)}, entropy ${q.entropy.toFixed(3)} (${res.seconds.toFixed(0)} s)`);
-      const grid = imageGrid(sliceBatch(res.samples, 0, 64), { cols: 8, scale: 2, title: `${setting} ${data}, r=${r}, ${steps} steps` });
+      const grid = imageGrid(sliceBatch(res.samples, 0, Math.min(64, nSamples)), { cols: 8, scale: 2, title: `${setting} ${data}, r=${r}, ${steps} steps` });
       grid.save(join(root, setting, `grid-r${r}-${steps}.png`));
-      if (steps === gridSteps) grid.save(`docs/images/bench-${data}-${setting}-r${r}-${steps}.png`);
+      if (steps === gridSteps) grid.save(join(docs, `bench-${data}-${setting}-r${r}-${steps}.png`));
     }
   }
   const guided = typeof m.network.config.classes === "number" ? await scoreGuidance(setting, m) : undefined;
@@ -165,8 +164,9 @@ async function scoreGuidance(setting: string, m: Model): Promise<Guided[]> {
     out.push({ guidance: w, asked: share, frechet: q.frechet });
     console.log(`#   --class all --guidance ${w}: ${(100 * share).toFixed(1)}% classified as asked, FD ${q.frechet.toFixed(2)}`);
     // Rows = classes 0..9, 10 samples each.
-    const order = Uint32Array.from({ length: 100 }, (_, k) => (k % 10) * 10 + Math.floor(k / 10));
-    imageGrid(gatherBatch(res.samples, order) as Tensor, { cols: 10, scale: 2, title: `${data}: row c = class c, guidance ${w}` }).save(`docs/images/bench-${data}-${setting}-guidance${w}.png`);
+    const per = Math.min(10, Math.floor(nSamples / 10));
+    const order = Uint32Array.from({ length: 10 * per }, (_, k) => (k % per) * 10 + Math.floor(k / per));
+    imageGrid(gatherBatch(res.samples, order) as Tensor, { cols: per, scale: 2, title: `${data}: row c = class c, guidance ${w}` }).save(join(docs, `bench-${data}-${setting}-guidance${w}.png`));
   }
   return out;
 }
@@ -179,8 +179,7 @@ async function runCli(setting: string, dir: string): Promise<Result> {
   let trainSeconds = NaN;
   if (!has("score-only")) {
     const t0 = performance.now();
-    const code = await main(args);
-    if (code !== 0) throw new Error(`bench/images: ${command} exited with ${code}`);
+    await udm(args, true);
     trainSeconds = (performance.now() - t0) / 1000;
   }
   const m = await loadModel(dir);
