@@ -3,13 +3,14 @@
  * (src/images/classifier.ts) and write its weights to
  * models/classifier-<data>/ (weights.safetensors + config.json).
  *
- *   node --import tsx bench/train-classifier.ts mnist|fashion [epochs=4] [limit] [out]
+ *   node --import tsx bench/train-classifier.ts mnist|fashion [--epochs 4] [--shift 2] [--limit N] [--out DIR]
  *
  * Cross-entropy, Adam (lr 2e-3, cosine decay to 5 %), batch 128, seed 0,
  * the step traced once and run on ONNX Runtime (UDM_THREADS threads, default 2);
- * light augmentation (random shifts of up to 2 pixels) so the features do
- * not hinge on exact pixel positions. `limit` trains on the first rows only
- * and `out` writes elsewhere (a quick check of the script: `2000 /tmp/clf`).
+ * light augmentation (random shifts of up to --shift pixels) so the features
+ * do not hinge on exact pixel positions. --limit trains on the first rows
+ * only and --out writes elsewhere (a quick check of the script:
+ * `--limit 2000 --out /tmp/clf`).
  * Prints the test accuracy (all 10 000 test images) measured with the same
  * inference that the metric uses.
  */
@@ -26,12 +27,14 @@ import { adamScalars, adamUpdate, defaultAdam } from "../src/train/adam.js";
 import { fromParams } from "../src/train/checkpoint.js";
 import { encodeSafetensors } from "../src/train/safetensors.js";
 import type { Params } from "../src/train/types.js";
+import { arg } from "./udm.js";
 
 await init("wasm");
 const which = process.argv[2] ?? "mnist";
 if (which !== "mnist" && which !== "fashion") throw new Error(`train-classifier: data must be mnist or fashion, got ${which}`);
-const epochs = Number(process.argv[3] ?? 4);
-const limit = process.argv[4] === undefined || process.argv[4] === "all" ? undefined : Number(process.argv[4]);
+const epochs = Number(arg("epochs", "4"));
+const shift = Number(arg("shift", "2"));
+const limit = arg("limit", "") === "" ? undefined : Number(arg("limit", ""));
 const load = which === "mnist" ? mnist : fashionMnist;
 const trainSet = load({ split: "train", limit });
 const testSet = load({ split: "test" });
@@ -47,13 +50,13 @@ const stepFn = (p: Params, m: Params, v: Params, x: JArray, y: JArray, lr: JArra
   return [up.params, up.m, up.v, loss];
 };
 
-/** A batch with each image shifted by up to 2 pixels (the background, -1, fills in), and one-hot labels. */
+/** A batch with each image shifted by up to `shift` pixels (the background, -1, fills in), and one-hot labels. */
 function batch(idx: ArrayLike<number>): { x: Float32Array; y: Float32Array } {
   const x = new Float32Array(idx.length * 784).fill(-1);
   const y = new Float32Array(idx.length * 10);
   for (let b = 0; b < idx.length; b++) {
     const n = idx[b];
-    const dy = rng.int(5) - 2, dx = rng.int(5) - 2;
+    const dy = rng.int(2 * shift + 1) - shift, dx = rng.int(2 * shift + 1) - shift;
     for (let i = 0; i < 28; i++) for (let j = 0; j < 28; j++) {
       const si = i - dy, sj = j - dx;
       if (si >= 0 && si < 28 && sj >= 0 && sj < 28) x[b * 784 + i * 28 + j] = trainSet.images.data[n * 784 + si * 28 + sj];
@@ -106,7 +109,7 @@ const clf = classifierFromParams(which, p);
 const acc = await accuracy(clf, testSet.images, testSet.labels);
 console.log(`${which}: test accuracy ${(acc * 100).toFixed(2)}% (${testSet.images.shape[0]} test images)`);
 const weights = await fromParams(p);
-const dir = process.argv[5] ?? join(modelsDir(), `classifier-${which}`);
+const dir = arg("out", join(modelsDir(), `classifier-${which}`));
 mkdirSync(dir, { recursive: true });
 const w: Record<string, Tensor> = {};
 for (const [name, t] of Object.entries(weights)) w[name] = tensor(t.shape, t.data);
@@ -114,6 +117,6 @@ writeFileSync(join(dir, "weights.safetensors"), encodeSafetensors(w, { data: whi
 const seconds = (Date.now() - t0) / 1000;
 writeFileSync(
   join(dir, "config.json"),
-  JSON.stringify({ data: which, architecture: "conv3x3 16, pool, conv3x3 32, pool, conv3x3 32, dense 128 (features), dense 10; SiLU", features: 128, epochs, batchSize: B, trainRows: N, seed: 0, testAccuracy: acc, seconds, trainedBy: "bench/train-classifier.ts" }, null, 2) + "\n",
+  JSON.stringify({ data: which, architecture: "conv3x3 16, pool, conv3x3 32, pool, conv3x3 32, dense 128 (features), dense 10; SiLU", features: 128, epochs, shift, batchSize: B, trainRows: N, seed: 0, testAccuracy: acc, seconds, trainedBy: "bench/train-classifier.ts" }, null, 2) + "\n",
 );
 console.log(`wrote ${dir}`);

@@ -51,10 +51,10 @@ test("the committed conv classifiers are accurate, and the metric ranks real ima
   const test = mnist({ split: "test", limit: 1500 });
   const clf = loadClassifier("mnist");
   const accM = await accuracy(clf, sliceBatch(test.images, 0, 1000), test.labels.subarray(0, 1000));
-  assert.ok(accM >= 0.985, `MNIST accuracy ${accM}`);
+  assert.ok(accM >= 0.985, `MNIST accuracy ${accM}`); // 0.99 on these 1000
   const fm = fashionMnist({ split: "test", limit: 600, dir: FASHION_SLICE });
   const accF = await accuracy(loadClassifier("fashion"), fm.images, fm.labels);
-  assert.ok(accF >= 0.87, `Fashion-MNIST accuracy ${accF}`);
+  assert.ok(accF >= 0.9, `Fashion-MNIST accuracy ${accF}`); // 0.92 on this slice
 
   const ref = await reference(clf, sliceBatch(test.images, 1000, 1500));
   const real = await sampleQuality(clf, sliceBatch(test.images, 0, 300), ref);
