@@ -93,7 +93,7 @@ test("50 training steps on jax and on onnx end with the same weights (MLP, 1e-4 
 test("a small UNet trains to the same weights on both engines", async () => {
   const imgs = tensor([16, 1, 8, 8], Float32Array.from({ length: 16 * 64 }, (_, i) => Math.sin(i * 0.37)));
   const net = unet({ inChannels: 1, channels: [4, 8], groups: 2, timeDim: 8 });
-  const o = (engine: Engine) => opts(engine, { network: net, data: imgs, steps: 10, batchSize: 8 });
+  const o = (engine: Engine) => opts(engine, { network: net, data: imgs, steps: 4, batchSize: 8 });
   const a = await train(o(jax));
   const b = await train(o(onnx));
   const d = await relDiff(b, a);
