@@ -18,6 +18,16 @@ import { weightedLoss } from "../src/train/loss.js";
 import { networkForward } from "../src/train/network-denoiser.js";
 import { fromParams, loadCheckpoint, checkpointPath } from "../src/train/checkpoint.js";
 import type { Network, Params } from "../src/train/types.js";
+import { destruction } from "../src/core/schedule.js";
+import { masking } from "../src/processes/masking.js";
+import { replacement } from "../src/processes/replacement.js";
+import { deletion } from "../src/processes/deletion.js";
+import { sampleEnumerable, testStrings } from "../src/oracles/enumerable.js";
+import { sampleStrings, testSequences } from "../src/oracles/sequences.js";
+import { tokenObjective } from "../src/text/objective.js";
+import { insertionObjective } from "../src/text/insertion.js";
+import { transformer } from "../src/model/transformer.js";
+import { insertionTransformer } from "../src/model/insertion.js";
 
 /**
  * The engine seam: the jax and onnx back ends train to the same weights, a
@@ -135,6 +145,34 @@ test("a batch too big for the engine trains in micro-batches with the unsplit st
       for (let i = 0; i < 10; i++) assert.ok(Math.abs(split.losses[i] - whole.losses[i]) <= 1e-5 * whole.losses[i], `${engine.name} loss ${i}: ${split.losses[i]} vs ${whole.losses[i]}`);
     }
     done(whole, asked, forced);
+  }
+});
+
+test("custom losses that carry their sums (masking and replacement ELBO, insertion) train the same in micro-batches", async () => {
+  const strings = testStrings();
+  const tokens = sampleEnumerable(strings, 400, new Rng(1));
+  const seqs = testSequences();
+  const deletionProcess = deletion({ vocab: seqs.V });
+  const cases = [
+    { process: masking({ vocab: strings.V, schedule: destruction.cosine() }) },
+    { process: replacement({ vocab: strings.V, schedule: destruction.cosine() }) },
+  ].map(({ process }) => ({
+    name: process.name,
+    o: { process, objective: tokenObjective(process, { weighting: "elbo" }), data: tokens, network: transformer({ vocab: process.vocab, length: strings.L, dim: 16, heads: 2, layers: 1, timeDim: 8 }) },
+  }));
+  cases.push({
+    name: "insertion",
+    o: { process: deletionProcess as never, objective: insertionObjective(deletionProcess, seqs.maxLength) as never, data: sampleStrings(seqs, 400, new Rng(1)), network: insertionTransformer({ vocab: seqs.V, maxLength: seqs.maxLength, dim: 16, heads: 2, layers: 1, timeDim: 8 }) },
+  });
+  for (const { name, o } of cases) {
+    assert.equal(typeof (o.objective.loss as { sums?: unknown }).sums, "function", `${name}: the loss has sums`);
+    const whole = await train(opts(onnx, { ...o, steps: 3, batchSize: 13 }));
+    const split = await train(opts(onnx, { ...o, steps: 3, batchSize: 13, microBatch: 5 }));
+    assert.deepEqual([split.plan!.size, split.plan!.count], [5, 3]); // 5 + 5 + 3 rows
+    const d = await relDiff(split, whole);
+    assert.ok(d < 1e-5, `${name}: relative weight difference ${d}`);
+    for (let i = 0; i < 3; i++) assert.ok(Math.abs(split.losses[i] - whole.losses[i]) <= 1e-5 * Math.abs(whole.losses[i]), `${name} loss ${i}: ${split.losses[i]} vs ${whole.losses[i]}`);
+    done(whole, split);
   }
 });
 

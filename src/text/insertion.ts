@@ -8,7 +8,7 @@ import type { Schedule } from "../core/schedule.js";
 import { tensor, type Tensor } from "../core/tensor.js";
 import { insertionLayout } from "../model/insertion.js";
 import type { DeletionProcess } from "../processes/deletion.js";
-import type { Network, Objective, Params } from "../train/types.js";
+import type { LossFn, Network, Objective, Params } from "../train/types.js";
 import type { Rate, RateModel } from "./deletion-bound.js";
 import { inverseSchedule } from "./elbo.js";
 
@@ -111,7 +111,13 @@ export function insertionTargets(process: DeletionProcess, maxLength: number, x0
  * the training queries), target/weight as insertionTargets; returns
  *   -sum_b w_b [log q_t(T) + log T! - sum_g log c_g! + sum_g c_g log pi_g + sum_slots log q(token)] / B.
  */
-export function insertionLoss(out: JArray, target: JArray, weight: JArray): JArray {
+export const insertionLoss: LossFn = Object.assign((out: JArray, target: JArray, weight: JArray): JArray => {
+  const [total, rows] = insertionSums(out, target, weight);
+  return total.div(rows);
+}, { sums: insertionSums });
+
+/** insertionLoss as a sum over rows and the row count: a batch splits into micro-batches (the weights are the whole batch's). */
+function insertionSums(out: JArray, target: JArray, weight: JArray): [JArray, JArray] {
   const B = out.shape[0];
   const W = target.shape[1];
   // W = 4 G + L with G = L + 1, so L = (W - 4) / 5; the output width then gives V.
@@ -136,7 +142,7 @@ export function insertionLoss(out: JArray, target: JArray, weight: JArray): JArr
   const ids = np.maximum(toks, 0).astype(np.int32);
   const logqTok = nn.logSoftmax(tokens, -1).mul(nn.oneHot(ids, V)).sum(-1).mul(present).sum(-1); // [B]
   const logq = logqT.add(coef).add(c.mul(alloc).sum(-1)).add(logqTok);
-  return logq.mul(weight).sum().mul(-1 / B);
+  return [logq.mul(weight).sum().mul(-1), np.full([], B)];
 }
 
 /** The Objective for train(): x_t with the deleted tokens' slots as queries, targets from the same deletion pattern. */
