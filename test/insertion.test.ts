@@ -152,7 +152,9 @@ test("a Proposal's counts: the tilted total, its multinomial allocation, and rat
   const b = prop.totals(0.9);
   assert.ok(Math.abs(Math.log(a[2] / a[1]) - Math.log(b[2] / b[1]) - Math.log(0.3 / 0.9)) < 1e-9);
   assert.deepEqual(Array.from(prop.totals(0)), [1, 0, 0, 0, 0, 0, 0]);
-  assert.equal(prop.budget, Lm - k);
+  // Totals past Lmax - |x_t| are impossible; slots past a gap's likely counts are not queried.
+  assert.ok(prop.totals(1).slice(Lm - k + 1).every((v) => v === 0));
+  assert.ok(prop.slots(0, 1e-4) < prop.slots(0, 1) && prop.slots(0, 1) <= Lm - k, `slots ${prop.slots(0, 1e-4)}, ${prop.slots(0, 1)}`);
   // Infilling: only allowed gaps receive tokens; none allowed, nothing inserted.
   for (let i = 0; i < 200; i++) assert.equal(prop.counts(m, rng, [false, true, false])[0], 0);
   assert.deepEqual(prop.counts(1, rng, [false, false, false]), [0, 0, 0]);

@@ -46,7 +46,7 @@ export const IMPOSSIBLE = -1e9;
  *     (gap counts ~ Multinomial(T, softmax(a)); gaps past |x_t| masked);
  *   - token logits for slot j of gap g, for the queried (g, j) only.
  * Gap g reads its two neighbours h_g, h_{g+1}; slot j adds a slot embedding:
- *   z_g = gelu(W_gap [h_g; h_{g+1}]),   a_g = W_a z_g,   totals = W_T h_BOS,
+ *   z_g = gelu(W_gap [h_g; h_{g+1}]),   a_g = W_a z_g,   totals = W_T h_BOS + log C(|x_t| + T, T),
  *   tokens(g, j) = W_tok gelu(W_s z_g + E_slot[j]).
  * Queries keep the token head cheap: training asks for the <= Lmax slots
  * that hold a deleted token, not all (Lmax + 1) Lmax of them; sampling asks
@@ -61,6 +61,24 @@ export const IMPOSSIBLE = -1e9;
  * would be exact for an exact joint model; a model that factorises over
  * gaps and slots needs t to place its marginals.
  */
+/**
+ * log C(k + T, T) for T = 0..K, per row ([B, 1, 1] -> [B, 1, K + 1]): the
+ * number of ways k kept tokens sit among k + T. It is the total's base
+ * measure: if only lengths mattered, p(T | |x_t| = k) ∝ p(|x0| = k + T)
+ * C(k + T, T) m^T, so the network's total logits learn (log) p(|x0|) and
+ * content on top of it, and the untrained model already inserts the
+ * right number of tokens on average for a flat length prior (from a flat
+ * base it inserted far too few, and learned the steep log C only slowly).
+ * Sums of log((k + i) / i) over i <= T, as a matmul with a 0/1 matrix.
+ */
+function logChoose(k: JArray, K: number): JArray {
+  const B = k.shape[0];
+  const i = np.arange(1, K + 1).astype(np.float32).reshape([1, K]);
+  const terms = np.log(k.reshape([B, 1]).add(i.ref)).sub(np.log(i)); // [B, K]
+  const upto = Float32Array.from({ length: K * (K + 1) }, (_, n) => Number(Math.floor(n / (K + 1)) < n % (K + 1)));
+  return np.matmul(terms, np.array(upto).reshape([K, K + 1])).reshape([B, 1, K + 1]);
+}
+
 export function insertionTransformer(config: InsertionConfig): Network {
   const V = config.vocab;
   const L = config.maxLength;
@@ -113,7 +131,7 @@ export function insertionTransformer(config: InsertionConfig): Network {
       // |x_t| per row: totals T with T + |x_t| > Lmax and gaps g > |x_t| are impossible.
       const k = np.notEqual(x.ref, PAD).astype(np.float32).sum(1).reshape([B, 1, 1]);
       const overT = np.greater(k.ref.add(np.arange(K + 1).astype(np.float32).reshape([1, 1, K + 1])), L).astype(np.float32);
-      const pastEnd = np.greater(np.arange(G).astype(np.float32).reshape([1, G, 1]), k).astype(np.float32);
+      const pastEnd = np.greater(np.arange(G).astype(np.float32).reshape([1, G, 1]), k.ref).astype(np.float32);
       // [BOS] x_t [EOS] PAD...: the first PAD after BOS x_t becomes EOS (= PAD + 2).
       const a0 = np.concatenate([np.full([B, 1], BOS), x, np.full([B, 1], PAD)], 1);
       const isPad = np.equal(a0.ref, PAD).astype(np.float32);
@@ -124,7 +142,7 @@ export function insertionTransformer(config: InsertionConfig): Network {
       const temb = dense(p, "time2", silu(dense(p, "time1", timeEmbedding(t, timeDim))));
       h = h.add(temb.reshape([B, 1, D]));
       h = encoderBlocks(p, h, layers, H);
-      const totals = dense(p, "total", h.ref.slice([], [0, 1])).add(overT.mul(IMPOSSIBLE)); // [B, 1, K+1]
+      const totals = dense(p, "total", h.ref.slice([], [0, 1])).add(logChoose(k, K)).add(overT.mul(IMPOSSIBLE)); // [B, 1, K+1]
       const pair = np.concatenate([h.ref.slice([], [0, G]), h.slice([], [1, G + 1])], 2);
       const z = nn.gelu(dense(p, "gap", pair));
       const alloc = dense(p, "alloc", z.ref).add(pastEnd.mul(IMPOSSIBLE)); // [B, G, 1]

@@ -182,6 +182,9 @@ function binomialSurvival(n: number, p: number): Float64Array {
   return s;
 }
 
+/** Slots less likely than this to be filled are left out of rates (and never queried). */
+const SLOT_CUTOFF = 1e-9;
+
 /** Token distribution of slot j of gap g. */
 export type SlotTokens = (g: number, j: number) => Float64Array;
 
@@ -228,42 +231,47 @@ export class Proposal {
   }
 
   /**
-   * Expected insertions at level m: rho(g, v) = sum_j q(c_g > j) q(token_{g,j} = v),
-   * q(c_g > j) = sum_T q(T) P(Binomial(T, pi_g) > j); the total is E[T].
-   * These are the reverse rates (times m'/m) of the model's insertion chain.
+   * q_m(c_g > j) for j = 0..K-1: sum_T q_m(T) P(Binomial(T, pi_g) > j). Values
+   * below SLOT_CUTOFF are set to 0: those slots are never queried (their
+   * share of any rate is below 1e-9 per slot).
+   */
+  survival(g: number, m: number): Float64Array {
+    const qT = this.totals(m);
+    const s = new Float64Array(this.K);
+    for (let T = 1; T <= this.K; T++) {
+      if (qT[T] === 0) continue;
+      const b = binomialSurvival(T, this.alloc[g]);
+      for (let j = 0; j < T; j++) s[j] += qT[T] * b[j];
+    }
+    return s.map((v) => (v < SLOT_CUTOFF ? 0 : v));
+  }
+
+  /** The slots of gap g worth querying at level m (survival above the cutoff). */
+  slots(g: number, m: number): number {
+    const s = this.survival(g, m);
+    let j = 0;
+    while (j < this.K && s[j] > 0) j++;
+    return j;
+  }
+
+  /**
+   * Expected insertions at level m: rho(g, v) = sum_j q(c_g > j) q(token_{g,j} = v);
+   * the total is E[T]. These are the reverse rates (times m'/m) of the
+   * model's insertion chain.
    */
   rates(m: number, tokens: SlotTokens): Rate {
     const qT = this.totals(m);
     const survival = new Map<number, Float64Array>();
-    const survivalOf = (g: number) => {
-      let s = survival.get(g);
-      if (!s) {
-        s = new Float64Array(this.K);
-        for (let T = 1; T <= this.K; T++) {
-          if (qT[T] === 0) continue;
-          const b = binomialSurvival(T, this.alloc[g]);
-          for (let j = 0; j < T; j++) s[j] += qT[T] * b[j];
-        }
-        survival.set(g, s);
-      }
-      return s;
-    };
     return {
       total: qT.reduce((a, p, T) => a + p * T, 0),
       at: (g, v) => {
-        const s = survivalOf(g);
+        let s = survival.get(g);
+        if (!s) survival.set(g, (s = this.survival(g, m)));
         let r = 0;
         for (let j = 0; j < this.K && s[j] > 0; j++) r += s[j] * tokens(g, j)[v];
         return r;
       },
     };
-  }
-
-  /** The largest total with positive probability: slots j >= this are never used. */
-  get budget(): number {
-    let T = this.K;
-    while (T > 0 && this.head[1 + T] < -1e8) T--;
-    return T;
   }
 }
 
@@ -385,7 +393,7 @@ export function insertionRates(model: InsertionModel, schedule: Schedule): RateM
     async ratesFor(xt, m, gaps) {
       const t = Float32Array.from(m, (v) => inverseSchedule(schedule.m, v));
       const props = await model.proposals(xt, t);
-      const queries = props.map((p, b) => (gaps?.[b] ?? []).flatMap((gap) => Array.from({ length: p.budget }, (_, slot) => ({ gap, slot }))));
+      const queries = props.map((p, b) => (gaps?.[b] ?? []).flatMap((gap) => Array.from({ length: p.slots(gap, m[b]) }, (_, slot) => ({ gap, slot }))));
       const probs = await model.slotTokens(xt, t, queries);
       return props.map((p, b) => {
         const index = new Map(queries[b].map((q, i) => [q.gap * (p.K + 1) + q.slot, i]));
