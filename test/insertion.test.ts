@@ -166,7 +166,7 @@ test("the insertion Transformer trains on the strings: loss falls, bound near th
   const untrained = networkInsertion(net, net.init(0));
   const run = await train({ process: linear, network: net, objective: insertionObjective(linear, L), data, steps: 300, batchSize: 64, lr: 3e-3, warmup: 30, emaDecay: 0.98, seed: 0 });
   const avg = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
-  assert.ok(avg(run.losses.slice(-50)) < 0.9 * avg(run.losses.slice(0, 20)), `loss ${avg(run.losses.slice(0, 20))} -> ${avg(run.losses.slice(-50))}`);
+  assert.ok(avg(run.losses.slice(-50)) < avg(run.losses.slice(0, 20)) - 0.05, `loss ${avg(run.losses.slice(0, 20))} -> ${avg(run.losses.slice(-50))}`);
   const model = networkInsertion(net, run.ema);
   const expected = async (m: typeof model) => {
     const res = await deletionBound(insertionRates(m, linear.schedule), allStrings, V, { rng: new Rng(0), exhaustive: true, nodes: 16 });
@@ -175,7 +175,7 @@ test("the insertion Transformer trains on the strings: loss falls, bound near th
   const trained = await expected(model);
   const before = await expected(untrained);
   assert.ok(trained > entropy - 0.02 && trained < entropy + 0.15, `bound ${trained}, entropy ${entropy}`);
-  assert.ok(before > entropy + 1, `untrained bound ${before}`);
+  assert.ok(before > trained + 0.3, `untrained bound ${before}, trained ${trained}`);
   // Lengths of r = 0 samples vs the data's: total variation distance.
   const lengthsOf = (x: Tensor) => {
     const h = new Float64Array(L + 1);
