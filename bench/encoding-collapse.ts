@@ -8,10 +8,11 @@
  * from the checkpoint after each segment. Then held-out bits/char
  * (`udm eval --nll`) and samples (`udm sample`).
  *
- *   node --import tsx bench/encoding-collapse.ts [--book austen-emma] [--steps 1500] [--segments 15]
- *       [--dim 64] [--layers 2] [--window 2] [--batch 32] [--lr 2e-3] [--embed-dim 16] [--nll-rows 500]
+ *   node --import tsx bench/encoding-collapse.ts [--book austen-emma] [--steps 3000] [--segments 6]
+ *       [--dim 64] [--layers 2] [--window 2] [--batch 32] [--lr 2e-3] [--embed-dim 16] [--nll-rows 512] [--curve-rows 128]
  *
- * Writes docs/encoding/collapse-norms.png and collapse-loss.png, and
+ * Writes docs/encoding/collapse-norms.png, collapse-bits.png (held-out
+ * bound after each segment) and collapse-loss.png, and
  * bench/out/encoding-collapse/results.md (also printed).
  */
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
@@ -22,10 +23,11 @@ import { linePlot } from "../src/viz/lineplot.js";
 import { arg, udm } from "./udm.js";
 
 const book = arg("book", "austen-emma");
-const steps = Number(arg("steps", "1500"));
-const segments = Number(arg("segments", "15"));
+const steps = Number(arg("steps", "3000"));
+const segments = Number(arg("segments", "6"));
 const d = Number(arg("embed-dim", "16"));
-const nllRows = arg("nll-rows", "500");
+const nllRows = arg("nll-rows", "512");
+const curveRows = arg("curve-rows", "128");
 const OUT = "bench/out/encoding-collapse";
 const PICS = "docs/encoding";
 const common = ["--data", `text:${book}`, "--process", "encode", "--embed-dim", String(d), "--tf-dim", arg("dim", "64"), "--tf-layers", arg("layers", "2"),
@@ -44,6 +46,8 @@ interface Run {
   at: number[];
   meanNorm: number[];
   maxNorm: number[];
+  /** Held-out bits/char after each segment. */
+  curve: number[];
   losses: number[];
   bits: number;
   stderr: number;
@@ -55,16 +59,20 @@ mkdirSync(OUT, { recursive: true });
 mkdirSync(PICS, { recursive: true });
 for (const norm of ["sqrt-d", "none"] as EncoderNorm[]) {
   const dir = join(OUT, norm);
-  const run: Run = { norm, at: [], meanNorm: [], maxNorm: [], losses: [], bits: NaN, stderr: NaN, samples: {} };
+  const run: Run = { norm, at: [], meanNorm: [], maxNorm: [], curve: [], losses: [], bits: NaN, stderr: NaN, samples: {} };
   const t0 = performance.now();
-  for (let k = 1; k <= segments; k++) {
-    const until = Math.round((k * steps) / segments);
-    await udm(["train", ...common, "--embed-norm", norm, "--steps", String(until), "--out", dir, ...(k === 1 ? ["--force"] : ["--resume"])]);
+  // Segment 0 is one step (the embeddings as initialised, up to one tiny warm-up step).
+  for (let k = 0; k <= segments; k++) {
+    const until = Math.max(1, Math.round((k * steps) / segments));
+    await udm(["train", ...common, "--embed-norm", norm, "--steps", String(until), "--out", dir, ...(k === 0 ? ["--force"] : ["--resume"])]);
     const n = usedNorms(dir, norm);
     run.at.push(until);
     run.meanNorm.push(n.reduce((a, b) => a + b, 0) / n.length);
     run.maxNorm.push(Math.max(...n));
-    console.log(`${norm}: step ${until}/${steps}, embedding norm mean ${run.meanNorm.at(-1)!.toFixed(2)} max ${run.maxNorm.at(-1)!.toFixed(2)} (${((performance.now() - t0) / 1000).toFixed(0)} s)`);
+    // The held-out bound along the way (fewer rows than the final one).
+    const curve = JSON.parse((await udm(["eval", "--checkpoint", dir, "-n", "2", "--steps", "4", "--nll", "--nll-rows", curveRows, "--json"])).at(-1)!);
+    run.curve.push(curve.bitsPerDim);
+    console.log(`${norm}: step ${until}/${steps}, embedding norm mean ${run.meanNorm.at(-1)!.toFixed(2)} max ${run.maxNorm.at(-1)!.toFixed(2)}, held-out ${curve.bitsPerDim.toFixed(3)} ± ${curve.bitsPerDimStderr.toFixed(3)} bits/char (${((performance.now() - t0) / 1000).toFixed(0)} s)`);
   }
   run.losses = loadCheckpoint(dir).config.losses;
   const report = JSON.parse((await udm(["eval", "--checkpoint", dir, "-n", "4", "--steps", "16", "--nll", "--nll-rows", nllRows, "--json"])).at(-1)!);
@@ -82,6 +90,9 @@ const label = (r: Run) => (r.norm === "sqrt-d" ? `fixed norm sqrt(${d})` : "free
 linePlot(runs.map((r) => ({ label: label(r), x: r.at, y: r.meanNorm })), {
   title: `encoder: mean embedding norm during training (${book}, d = ${d})`, xLabel: "step", yLabel: "mean |E(v)|", logY: false, smooth: 0,
 }).save(join(PICS, "collapse-norms.png"));
+linePlot(runs.map((r) => ({ label: label(r), x: r.at, y: r.curve })), {
+  title: `held-out bits/char (the bound, ${curveRows} chunks) during training`, xLabel: "step", yLabel: "bits/char", logY: false, smooth: 0,
+}).save(join(PICS, "collapse-bits.png"));
 linePlot(runs.map((r) => ({ label: label(r), y: r.losses })), {
   title: "training loss: cross-entropy -log q(x0 | x_t) per character", xLabel: "step", yLabel: "nats", logY: false,
 }).save(join(PICS, "collapse-loss.png"));
