@@ -10,7 +10,7 @@
  *
  *   node --import tsx bench/engine.ts            # the full run (< 15 min on a quiet 2-core machine)
  *   node --import tsx bench/engine.ts --quick    # a check that everything runs (1 thread, 1 repeat, short budgets)
- *   options: --repeats 3 --threads 1,2 --models mlp,unet,unet1m --engines jax,onnx,torch --budget 3
+ *   options: --repeats 3 --threads 1,2 --models mlp,unet,unet1m --engines jax,onnx,torch --budget 2 (seconds per measurement)
  *
  * PyTorch runs as /usr/bin/python3 (Debian's python3-torch; apt-get install
  * python3-torch libopenblas0-pthread); without it those rows are skipped.
@@ -36,6 +36,8 @@ const MODELS: Record<Model, { label: string; channels?: number[]; train: number;
 
 interface Result {
   rate: number;
+  /** CPU time (all threads) per train step or sampling step: steadier than the rate on a busy machine. */
+  cpuMs: number;
   weights: number;
   peakRssMiB: number;
 }
@@ -57,7 +59,7 @@ async function orchestrate(): Promise<void> {
   const threads = list("threads", quick ? ["1"] : ["1", "2"]).map(Number);
   const models = list<Model>("models", ["mlp", "unet", "unet1m"]);
   const engines = list<EngineKind>("engines", ["jax", "onnx", "torch"]);
-  const budget = Number(flag("budget") ?? (quick ? 0.5 : 3));
+  const budget = Number(flag("budget") ?? (quick ? 0.5 : 2));
   const torchOk = engines.includes("torch") && spawnSync("/usr/bin/python3", ["-c", "import torch"]).status === 0;
   if (engines.includes("torch") && !torchOk) console.log("pytorch: /usr/bin/python3 cannot import torch (apt-get install python3-torch libopenblas0-pthread); its rows are skipped");
 
@@ -76,7 +78,7 @@ async function orchestrate(): Promise<void> {
             if (engine === "jax" && model !== "mlp" && (rep > 0 || (model === "unet1m" && quick))) continue;
             const r = measure(model, engine, th, task, budget);
             runs.push({ model, engine, threads: th, task, rep, ...r });
-            const what = r.result ? `${r.result.rate.toFixed(2)} ${task === "train" ? "steps/s" : "rows x steps/s"}, peak RSS ${r.result.peakRssMiB.toFixed(0)} MiB` : `failed: ${r.error}`;
+            const what = r.result ? `${r.result.rate.toFixed(2)} ${task === "train" ? "steps/s" : "rows x steps/s"}, ${r.result.cpuMs.toFixed(1)} CPU ms/step, peak RSS ${r.result.peakRssMiB.toFixed(0)} MiB` : `failed: ${r.error}`;
             console.log(`  rep ${rep + 1} ${model} ${engine} ${th} thread(s) ${task}: ${what}`);
           }
         }
@@ -93,20 +95,20 @@ async function orchestrate(): Promise<void> {
   const pick = (model: Model, engine: EngineKind, th: number, task: Task) => runs.filter((r) => r.model === model && r.engine === engine && r.threads === th && r.task === task && r.result).map((r) => r.result!);
   const stat = (model: Model, engine: EngineKind, th: number, task: Task) => {
     const rs = pick(model, engine, th, task);
-    return { rate: median(rs.map((r) => r.rate)), rss: median(rs.map((r) => r.peakRssMiB)), weights: rs[0]?.weights, n: rs.length };
+    return { rate: median(rs.map((r) => r.rate)), cpu: median(rs.map((r) => r.cpuMs)), rss: median(rs.map((r) => r.peakRssMiB)), weights: rs[0]?.weights, n: rs.length };
   };
   const f = (x: number, d = 1) => (Number.isFinite(x) ? x.toFixed(d) : "-");
   const ratio = (a: number, b: number) => (Number.isFinite(a) && Number.isFinite(b) && b > 0 ? `${(a / b).toFixed(2)}x` : "-");
 
-  console.log(`\n| model (weights) | batch train / sample | threads | engine | train steps/s | sampling rows x steps/s | peak RSS MiB (train / sample) |`);
-  console.log(`|---|---|---|---|---|---|---|`);
+  console.log(`\n| model (weights) | batch train / sample | threads | engine | train steps/s | train CPU ms/step | sampling rows x steps/s | sampling CPU ms/step | peak RSS MiB (train / sample) |`);
+  console.log(`|---|---|---|---|---|---|---|---|---|`);
   for (const model of models) {
     for (const th of threads) {
       for (const engine of engines) {
         const tr = stat(model, engine, th, "train");
         const sa = stat(model, engine, th, "sample");
         if (!tr.n && !sa.n) continue;
-        console.log(`| ${MODELS[model].label} (${tr.weights ?? sa.weights}) | ${MODELS[model].train} / ${MODELS[model].sample} | ${th} | ${engine === "jax" ? "jax-js" : engine === "torch" ? "PyTorch" : "ONNX"} | ${f(tr.rate, 2)} | ${f(sa.rate, 0)} | ${f(tr.rss, 0)} / ${f(sa.rss, 0)} |`);
+        console.log(`| ${MODELS[model].label} (${tr.weights ?? sa.weights}) | ${MODELS[model].train} / ${MODELS[model].sample} | ${th} | ${engine === "jax" ? "jax-js" : engine === "torch" ? "PyTorch" : "ONNX"} | ${f(tr.rate, 2)} | ${f(tr.cpu, 1)} | ${f(sa.rate, 0)} | ${f(sa.cpu, 1)} | ${f(tr.rss, 0)} / ${f(sa.rss, 0)} |`);
       }
     }
   }
@@ -134,7 +136,7 @@ function measure(model: Model, engine: EngineKind, threads: number, task: Task, 
   const last = p.stdout?.trim().split("\n").at(-1);
   if (p.status !== 0 || !last) return { error: (p.stderr || p.error?.message || `exit ${p.status}`).trim().split("\n").at(-1) };
   const j = JSON.parse(last);
-  return { result: { rate: j.trainStepsPerSec ?? j.sampleRowsStepsPerSec, weights: j.weights, peakRssMiB: j.peakRssMiB } };
+  return { result: { rate: j.trainStepsPerSec ?? j.sampleRowsStepsPerSec, cpuMs: j.cpuMsPerStep, weights: j.weights, peakRssMiB: j.peakRssMiB } };
 }
 
 // ---------------------------------------------------------------- a worker
@@ -181,19 +183,26 @@ async function worker(): Promise<void> {
   if (task === "train") {
     // One run: `warmup` steps (compile), then steps until the budget is spent (at least one).
     const stamps: number[] = [];
+    let cpu0: NodeJS.CpuUsage | undefined;
+    let cpu: NodeJS.CpuUsage | undefined;
     class Enough extends Error {}
     try {
       await train({
         process: proc, network, objective: gaussianObjective(proc, "v"), data, steps: 1e9, batchSize: batch, lr: 1e-3, emaDecay: 0.995, seed: 0, engine,
         onProgress: (p) => {
           stamps.push(performance.now());
-          if (p.step > warmup && stamps.at(-1)! - stamps[warmup - 1] >= budget * 1000) throw new Enough();
+          if (p.step === warmup) cpu0 = process.cpuUsage();
+          if (p.step > warmup && stamps.at(-1)! - stamps[warmup - 1] >= budget * 1000) {
+            cpu = process.cpuUsage(cpu0);
+            throw new Enough();
+          }
         },
       });
     } catch (e) {
       if (!(e instanceof Enough)) throw e;
     }
-    result = { trainStepsPerSec: (stamps.length - warmup) / ((stamps.at(-1)! - stamps[warmup - 1]) / 1000) };
+    const n = stamps.length - warmup;
+    result = { trainStepsPerSec: n / ((stamps.at(-1)! - stamps[warmup - 1]) / 1000), cpuMsPerStep: (cpu!.user + cpu!.system) / 1000 / n };
   } else {
     const den = gaussianDenoiser(network, init0, proc, "v", { engine, ...(spec.channels ? { clip: 1 } : {}) });
     const { r, denoiser } = applyPreset(proc, { name: "ddpm" }, den);
@@ -206,7 +215,10 @@ async function worker(): Promise<void> {
     await run(warmup); // compile
     const perStep = await run(1);
     const steps = Math.max(1, Math.min(500, Math.round(budget / perStep)));
-    result = { sampleRowsStepsPerSec: (batch * steps) / (await run(steps)) };
+    const cpu0 = process.cpuUsage();
+    const sec = await run(steps);
+    const cpu = process.cpuUsage(cpu0);
+    result = { sampleRowsStepsPerSec: (batch * steps) / sec, cpuMsPerStep: (cpu.user + cpu.system) / 1000 / steps };
     den.dispose();
   }
   tree.dispose(init0);

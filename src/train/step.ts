@@ -1,4 +1,4 @@
-import { numpy as np, tree, valueAndGrad, type Array as JArray } from "@jax-js/jax";
+import { numpy as np, valueAndGrad, type Array as JArray } from "@jax-js/jax";
 import { tensor, type Tensor } from "../core/tensor.js";
 import { ArraySpec, hostSpec, type Engine, type Program, type Resident, type Tree } from "../engine/engine.js";
 import { batchRows, gib, planRows, withRows } from "../engine/plan.js";
@@ -77,8 +77,8 @@ export interface StepSpec {
 
 type JBatch = { x: JArray; t: JArray; target: JArray; weight: JArray; cond?: JArray };
 type JScalars = { lr: JArray; c1: JArray; c2: JArray; decay: JArray };
-type Moments = { m: Params; v: Params };
-type Acc = { g: Params; s: JArray; w: JArray };
+type Moments = { m: JArray; v: JArray };
+type Acc = { g: JArray; s: JArray; w: JArray };
 
 const scalarsOf = (s: StepScalars): Record<keyof StepScalars, Tensor> => ({
   lr: tensor([], [s.lr]),
@@ -87,43 +87,89 @@ const scalarsOf = (s: StepScalars): Record<keyof StepScalars, Tensor> => ({
   decay: tensor([], [s.decay]),
 });
 
+/**
+ * On the engine the weights (and Adam's moments, the EMA, the gradient) are
+ * ONE flat vector, cut into the named weights only where the network reads
+ * them: Adam and the EMA are then a dozen operations on one array instead of
+ * a dozen per weight (hundreds of small kernels for a UNet).
+ */
+interface Layout {
+  keys: string[];
+  shapes: number[][];
+  offsets: number[];
+  size: number;
+}
+
+function layoutOf(params: Record<string, Tensor>): Layout {
+  const keys = Object.keys(params);
+  const shapes = keys.map((k) => [...params[k].shape]);
+  const offsets: number[] = [];
+  let size = 0;
+  for (const k of keys) {
+    offsets.push(size);
+    size += params[k].data.length;
+  }
+  return { keys, shapes, offsets, size };
+}
+
+/** Host: named weights -> the flat vector, and back. */
+function flatten(l: Layout, t: Record<string, Tensor>): Tensor {
+  const out = new Float32Array(l.size);
+  l.keys.forEach((k, i) => out.set(t[k].data, l.offsets[i]));
+  return tensor([l.size], out);
+}
+
+function unflatten(l: Layout, flat: Tensor): Record<string, Tensor> {
+  return Object.fromEntries(l.keys.map((k, i) => [k, tensor(l.shapes[i], flat.data.subarray(l.offsets[i], l.offsets[i] + l.shapes[i].reduce((a, b) => a * b, 1)))]));
+}
+
+/** Traced: the flat vector cut into the named weights (consumes it), and named gradients joined into one (consumes them). */
+function cut(l: Layout, flat: JArray): Params {
+  const out: Params = {};
+  l.keys.forEach((k, i) => {
+    const n = l.shapes[i].reduce((a, b) => a * b, 1);
+    out[k] = flat.ref.slice([l.offsets[i], l.offsets[i] + n]).reshape(l.shapes[i]);
+  });
+  flat.dispose();
+  return out;
+}
+
+const join = (l: Layout, g: Params): JArray => np.concatenate(l.keys.map((k) => g[k].reshape([-1])), 0);
+
 export async function trainStepper(spec: StepSpec): Promise<TrainStepper> {
   const { engine, network, loss: kind, adam, batchSize } = spec;
+  const layout = layoutOf(spec.state.params);
   const predict = (q: Params, b: JBatch): JArray => network.apply(q, b.x, b.t, ...(b.cond ? [b.cond] : []));
 
   // Apply Adam and the EMA to a gradient: shared by the fused and the split step.
-  const update = (p: Params, mo: Moments, ema: Params, g: Params, sc: JScalars) => {
-    const up = adamUpdate(adam, p, g, mo.m, mo.v, sc.lr, sc.c1, sc.c2);
-    const ema2 = emaUpdate(ema, tree.ref(up.params), sc.decay);
-    return { params: up.params, moments: { m: up.m, v: up.v }, ema: ema2 };
+  const update = (p: JArray, mo: Moments, ema: JArray, g: JArray, sc: JScalars) => {
+    const up = adamUpdate(adam, { w: p }, { w: g }, { w: mo.m }, { w: mo.v }, sc.lr, sc.c1, sc.c2);
+    const ema2 = emaUpdate({ w: ema }, { w: up.params.w.ref }, sc.decay);
+    return { params: up.params.w, moments: { m: up.m.w, v: up.v.w }, ema: ema2.w };
   };
 
-  const fused = (p: Params, mo: Moments, ema: Params, b: JBatch, sc: JScalars) => {
-    const [loss, g] = valueAndGrad((q: Params, b: JBatch) => objectiveLoss(kind, predict(q, b), b.target, b.weight))(tree.ref(p), b);
-    const u = update(p, mo, ema, g as Params, sc);
+  const fused = (p: JArray, mo: Moments, ema: JArray, b: JBatch, sc: JScalars) => {
+    const [loss, g] = valueAndGrad((q: Params, b: JBatch) => objectiveLoss(kind, predict(q, b), b.target, b.weight))(cut(layout, p.ref), b);
+    const u = update(p, mo, ema, join(layout, g as Params), sc);
     return [u.params, u.moments, u.ema, loss];
   };
-  const sums = (p: Params, b: JBatch): Acc => {
-    const [[s, w], g] = valueAndGrad((q: Params, b: JBatch) => lossSums(kind, predict(q, b), b.target, b.weight)!, { hasAux: true })(p, b);
-    return { g: g as Params, s, w };
+  const sums = (p: JArray, b: JBatch): Acc => {
+    const [[s, w], g] = valueAndGrad((q: Params, b: JBatch) => lossSums(kind, predict(q, b), b.target, b.weight)!, { hasAux: true })(cut(layout, p), b);
+    return { g: join(layout, g as Params), s, w };
   };
-  const more = (p: Params, acc: Acc, b: JBatch) => {
+  const more = (p: JArray, acc: Acc, b: JBatch) => {
     const d = sums(p, b);
-    const g: Params = {};
-    for (const k of Object.keys(acc.g)) g[k] = acc.g[k].add(d.g[k]);
-    return [{ g, s: acc.s.add(d.s), w: acc.w.add(d.w) }];
+    return [{ g: acc.g.add(d.g), s: acc.s.add(d.s), w: acc.w.add(d.w) }];
   };
-  const apply = (p: Params, mo: Moments, ema: Params, acc: Acc, sc: JScalars) => {
+  const apply = (p: JArray, mo: Moments, ema: JArray, acc: Acc, sc: JScalars) => {
     const total = np.maximum(acc.w, 1e-12);
-    const g: Params = {};
-    for (const k of Object.keys(acc.g)) g[k] = acc.g[k].div(total.ref);
-    const u = update(p, mo, ema, g, sc);
+    const u = update(p, mo, ema, acc.g.div(total.ref), sc);
     return [u.params, u.moments, u.ema, acc.s.div(total)];
   };
 
-  const params = await engine.upload(spec.state.params);
-  const moments = await engine.upload({ m: spec.state.adamM, v: spec.state.adamV });
-  const ema = await engine.upload(spec.state.ema);
+  const params = await engine.upload(flatten(layout, spec.state.params));
+  const moments = await engine.upload({ m: flatten(layout, spec.state.adamM), v: flatten(layout, spec.state.adamV) });
+  const ema = await engine.upload(flatten(layout, spec.state.ema));
   let state = { params, moments, ema };
 
   const batchSpec = hostSpec(spec.example as unknown as Tree<Tensor>);
@@ -141,7 +187,7 @@ export async function trainStepper(spec: StepSpec): Promise<TrainStepper> {
           (whole.rows >= 1 ? `the largest --batch-size that fits is ${whole.rows}` : "no --batch-size fits; use a smaller network"),
       );
     }
-    const acc = planRows(engine, more, (r) => [params.spec(), { g: params.spec(), s: new ArraySpec([]), w: new ArraySpec([]) }, rowsOf(r)], want);
+    const acc = planRows(engine, more, (r) => [params.spec(), { g: new ArraySpec([layout.size]), s: new ArraySpec([]), w: new ArraySpec([]) }, rowsOf(r)], want);
     if (acc.rows < 1) {
       throw new Error(`train: one training row needs ${gib(acc.fixed + acc.perRow)} ${where}: no --batch-size fits; use a smaller network`);
     }
@@ -151,7 +197,7 @@ export async function trainStepper(spec: StepSpec): Promise<TrainStepper> {
   const size = Math.ceil(batchSize / count);
 
   // The accumulator before the first micro-batch: zero gradients and sums (host arrays, sent once per step).
-  const zeroAcc = { g: Object.fromEntries(Object.entries(spec.state.params).map(([k, p]) => [k, tensor(p.shape)])), s: tensor([]), w: tensor([]) };
+  const zeroAcc = { g: tensor([layout.size]), s: tensor([]), w: tensor([]) };
 
   const programs: Program[] = [];
   const compile = (fn: (...a: any[]) => any): Program => {
@@ -192,8 +238,8 @@ export async function trainStepper(spec: StepSpec): Promise<TrainStepper> {
 
   async function read(): Promise<StepState> {
     const [p, mo, e] = await Promise.all([state.params.read(), state.moments.read(), state.ema.read()]);
-    const { m, v } = mo as { m: Record<string, Tensor>; v: Record<string, Tensor> };
-    return { params: p as Record<string, Tensor>, ema: e as Record<string, Tensor>, adamM: m, adamV: v };
+    const { m, v } = mo as { m: Tensor; v: Tensor };
+    return { params: unflatten(layout, p as Tensor), ema: unflatten(layout, e as Tensor), adamM: unflatten(layout, m), adamV: unflatten(layout, v) };
   }
 
   return {
