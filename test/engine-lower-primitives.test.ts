@@ -190,6 +190,23 @@ test("conv: strides, padding (also negative), dilations, groups, 1-D, and the gr
   await check("1-D conv", oneD, [randn([2, 3, 9], rng), randn([4, 3, 3], rng)], ["conv"]);
 });
 
+test("weight gradients over large images (a conv whose kernel is the output gradient) are batched MatMuls and equal jax-js", async () => {
+  // Cin < Cout shifts the input per kernel offset, Cin > Cout the output
+  // gradient; asymmetric padding moves the offsets.
+  for (const [cin, cout, pad] of [[2, 5, [[1, 1], [1, 1]]], [5, 2, [[1, 2], [0, 1]]]] as [number, number, [number, number][]][]) {
+    const loss = (w: JArray, x: JArray, r: JArray) => np.sum(np.tanh(lax.convGeneralDilated(x, w, [1, 1], pad)).mul(r));
+    const x = randn([3, cin, 12, 10], rng);
+    const w = randn([cout, cin, 3, 3], rng);
+    const r = randn([3, cout, 12 + pad[0][0] + pad[0][1] - 2, 10 + pad[1][0] + pad[1][1] - 2], rng);
+    const wg = (w: JArray, x: JArray, r: JArray) => grad(loss)(w, x, r);
+    const { closed } = traceJaxpr(wg, tree.ref([w, x, r] as never) as unknown[]);
+    const convs = opCounts(lowerJaxpr(closed).model).get("Conv");
+    closed.dispose();
+    assert.equal(convs, 1, `${cin} -> ${cout}: only the forward is a Conv`);
+    await check(`weight gradient ${cin} -> ${cout}`, wg, [w, x, r], ["conv"]);
+  }
+});
+
 test("every primitive with a lowering rule is exercised above", () => {
   const missing = Object.keys(rules).filter((p) => !exercised.has(p));
   assert.deepEqual(missing, [], `rules without a test: ${missing.join(", ")}`);

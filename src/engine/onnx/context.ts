@@ -40,6 +40,8 @@ export interface Tuning {
   widenBroadcasts?: boolean;
   /** Lower jax-js's tanh (and its gradient pieces) as ONNX Tanh (default true). */
   fuseLibrary?: boolean;
+  /** Lower a conv with a large kernel and a small output (a weight gradient) as batched MatMuls (default true). */
+  largeKernelConv?: boolean;
 }
 
 export class Lowering {

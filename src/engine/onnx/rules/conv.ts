@@ -14,6 +14,9 @@ import { unsupported, type Lowering, type Rule, type Value } from "../context.js
  *                                   channel-swapped kernel, pads (k-1)r - lo
  *   otherwise                    -> the zeros inserted explicitly, then Conv
  * V axes become ONNX groups: [N, V C_in, ..] with group = prod(V).
+ * A conv whose kernel is much larger than its output (what `grad` produces
+ * for a weight gradient: the "kernel" is the output gradient, the output
+ * the 3x3 weight) is a sum of batched MatMuls instead (`largeKernel`).
  */
 
 interface ConvParams {
@@ -38,6 +41,7 @@ export const convRules: Record<string, Rule> = {
     const [N, C, ...S] = lhs.shape.slice(v);
     const [Co, , ...K] = rhs.shape.slice(v);
     if (K.some(isSym)) unsupported("conv with a batch-dependent kernel size");
+    if (cx.tuning.largeKernelConv !== false && isLargeKernel(lhs, rhs, p, out.shape)) return [largeKernel(cx, lhs, rhs, p, out.shape)];
     const spatial = Array.from({ length: n }, (_, i) => v + 2 + i);
     // lhs -> [N, G C, S..]; rhs -> [G, Co, C, K..] (as it is when not vmapped).
     let x = cx.transpose(lhs, [v, ...Array.from({ length: v }, (_, i) => i), v + 1, ...spatial]);
@@ -124,4 +128,69 @@ function dilate(cx: Lowering, x0: Value, dilation: number[]): Value {
     x = cx.slice(flat, [a], [0], [(len - 1) * d + 1], undefined, shape, shape);
   });
   return x;
+}
+
+/**
+ * Is this a plain conv (no vmap, strides, dilations) of fixed shapes whose
+ * kernel is at least twice its output on every spatial axis?
+ */
+function isLargeKernel(lhs: Value, rhs: Value, p: ConvParams, outShape: readonly Dim[]): boolean {
+  const all = [...lhs.shape, ...rhs.shape, ...outShape];
+  if (p.vmapDims !== 0 || all.some(isSym) || p.padding.some(([lo, hi]) => lo < 0 || hi < 0)) return false;
+  if (![...p.strides, ...p.lhsDilation, ...p.rhsDilation].every((d) => d === 1)) return false;
+  const K = rhs.shape.slice(2) as number[];
+  const So = outShape.slice(2) as number[];
+  return So.length === 2 && K.every((k, i) => k >= 2 * So[i]);
+}
+
+/**
+ * out[n, o, i, j] = sum_{c, h, w} lhs_pad[n, c, i + h, j + w] rhs[o, c, h, w]
+ * with a large kernel and a small output (typically 3x3): one batched MatMul
+ * per output offset (i, j), over the channels c as the batch and (h, w) as
+ * the contraction, then a sum over c. The operand with fewer rows (n or o)
+ * is the one shifted (sliced) per offset, so the copies are of the smaller
+ * side. ONNX Runtime's Conv runs such shapes as matrix-vector products over
+ * an im2col buffer 9x the larger operand: 2-4x slower at 14x14 and 28x28
+ * (bench/onnx-lowering.ts). The operands are read channel-major
+ * ([c, n, ..] / [c, o, ..]); grad's transposes into the conv's layout and
+ * these cancel in ONNX Runtime's transpose optimizer.
+ */
+function largeKernel(cx: Lowering, lhs: Value, rhs: Value, p: ConvParams, outShape: readonly Dim[]): Value {
+  const [N, C, ...S] = lhs.shape as number[];
+  const [O, , ...K] = rhs.shape as number[];
+  const So = outShape.slice(2) as number[];
+  const lo = p.padding.map(([l]) => l);
+  const a = cx.transpose(lhs, [1, 0, 2, 3]); // [C, N, S..]
+  const b = cx.transpose(rhs, [1, 0, 2, 3]); // [C, O, K..]
+  const flat = (v: Value, rows: number, size: number) => cx.reshapeTensor(v.name, v.onnx, [C, rows, size]);
+  const shiftLhs = N <= O;
+  let fixed: string;
+  let shifted: (i: number, j: number) => string;
+  if (shiftLhs) {
+    // lhs_pad[c, n, i + h, j + w] over (h, w) in K, against rhs as it is.
+    const pads = [0, 0, lo[0], lo[1], 0, 0, p.padding[0][1], p.padding[1][1]];
+    const padded = cx.op("Pad", [a.name, cx.g.ints(pads)]);
+    fixed = flat(b, O, K[0] * K[1]);
+    shifted = (i, j) => cx.reshapeTensor(cx.op("Slice", [padded, cx.g.ints([i, j]), cx.g.ints([i + K[0], j + K[1]]), cx.g.ints([2, 3])]), [C, N, K[0], K[1]], [C, N, K[0] * K[1]]);
+  } else {
+    // rhs[c, o, u + lo - i, v + lo - j] over (u, v) in S (zero outside K), against lhs as it is.
+    const A = [0, 1].map((d) => Math.max(So[d] - 1 - lo[d], S[d] + lo[d] - K[d], 0));
+    const padded = cx.op("Pad", [b.name, cx.g.ints([0, 0, A[0], A[1], 0, 0, A[0], A[1]])]);
+    fixed = flat(a, N, S[0] * S[1]);
+    shifted = (i, j) => {
+      const st = [A[0] + lo[0] - i, A[1] + lo[1] - j];
+      return cx.reshapeTensor(cx.op("Slice", [padded, cx.g.ints(st), cx.g.ints([st[0] + S[0], st[1] + S[1]]), cx.g.ints([2, 3])]), [C, O, S[0], S[1]], [C, O, S[0] * S[1]]);
+    };
+  }
+  const fixedT = cx.op("Transpose", [fixed], { perm: [0, 2, 1] });
+  const terms: string[] = [];
+  for (let i = 0; i < So[0]; i++) {
+    for (let j = 0; j < So[1]; j++) {
+      // [C, N, O] (or [C, O, N]), one more axis for the offset.
+      terms.push(cx.op("Unsqueeze", [cx.op("MatMul", [shifted(i, j), fixedT]), cx.g.ints([3])]));
+    }
+  }
+  let y = cx.op("ReduceSum", [cx.op("Concat", terms, { axis: 3 }), cx.g.ints([0])], { keepdims: 0 });
+  if (!shiftLhs) y = cx.op("Transpose", [y], { perm: [1, 0, 2] });
+  return cx.full(cx.reshapeTensor(y, [N, O, So[0] * So[1]], [N, O, So[0], So[1]]), outShape, lhs.dtype);
 }
