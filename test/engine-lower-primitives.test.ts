@@ -3,6 +3,7 @@ import { test } from "node:test";
 import { grad, init, jit, lax, nn, numpy as np, tree, type Array as JArray } from "@jax-js/jax";
 import { Rng } from "../src/core/rng.js";
 import { lowerJaxpr, opCounts, rules, traceJaxpr } from "../src/engine/onnx/index.js";
+import { silu } from "../src/model/layers.js";
 import { compareEngines, randn } from "./support/engine-lower.js";
 
 /**
@@ -71,13 +72,14 @@ test("unary float functions", async () => {
   await check("unary", f, [randn([3, 4], rng, 2), pos([3, 4]), u], ["sin", "cos", "exp", "floor", "ceil", "atan", "erf", "erfc", "log", "sqrt", "asin"]);
 });
 
+const ops = (fn: (...a: any[]) => any, args: unknown[]) => {
+  const { closed } = traceJaxpr(fn, tree.ref(args as never) as unknown[]);
+  const counts = opCounts(lowerJaxpr(closed).model);
+  closed.dispose();
+  return counts;
+};
+
 test("jax-js's tanh and its gradient become ONNX Tanh (verified by hash); a user jit named tanh is inlined", async () => {
-  const ops = (fn: (...a: any[]) => any, args: unknown[]) => {
-    const { closed } = traceJaxpr(fn, tree.ref(args as never) as unknown[]);
-    const counts = opCounts(lowerJaxpr(closed).model);
-    closed.dispose();
-    return counts;
-  };
   const x = randn([3, 5], rng, 3);
   const f = (x: JArray) => [np.tanh(x.ref), grad((y: JArray) => np.sum(np.tanh(y.ref).mul(y)))(x)];
   assert.equal(ops(f, [x]).get("Tanh"), 2);
@@ -89,6 +91,24 @@ test("jax-js's tanh and its gradient become ONNX Tanh (verified by hash); a user
   const g = (x: JArray) => tanh(x).add(1);
   assert.equal(ops(g, [x]).get("Tanh"), undefined);
   await check("user tanh", g, [x], ["jit"]);
+});
+
+test("the models' SiLU becomes QuickGelu, under grad Sigmoid and a closed-form gradient (verified by hash); a user jit named silu is inlined", async () => {
+  // Large negative inputs too: the gradient stays finite (x s (1 - s) -> 0).
+  const x = randn([4, 6], rng, 3).add(np.array([-100, 0, 0, 0, 0, 0]));
+  const f = (x: JArray) => [silu(x.ref), grad((y: JArray) => np.sum(silu(y.ref).mul(y)))(x)];
+  const counts = ops(f, [x]);
+  assert.equal(counts.get("com.microsoft.QuickGelu"), 1);
+  assert.equal(counts.get("Sigmoid"), 1);
+  assert.equal(counts.get("Tanh"), undefined);
+  await check("silu fused", f, [x], ["jit"]);
+  const userSilu = jit(function silu(y: JArray) {
+    return y.mul(3);
+  });
+  const g = (x: JArray) => [userSilu(x.ref), grad((y: JArray) => np.sum(userSilu(y)))(x)];
+  assert.equal(ops(g, [x]).get("Sigmoid"), undefined);
+  assert.equal(ops(g, [x]).get("com.microsoft.QuickGelu"), undefined);
+  await check("user silu", g, [x], ["jit"]);
 });
 
 test("idiv and mod: C semantics (toward zero, sign of the numerator) on float32 and int32", async () => {

@@ -1,4 +1,4 @@
-import { numpy as np, type Array as JArray } from "@jax-js/jax";
+import { jit, numpy as np, type Array as JArray } from "@jax-js/jax";
 import { Rng } from "../core/rng.js";
 import type { Params } from "../train/types.js";
 
@@ -69,9 +69,12 @@ export function dense(p: ParamTaker, name: string, x: JArray): JArray {
  * nn.silu uses 1 / (1 + exp(-x)), whose gradient is 0 * Inf = NaN once
  * x < -88 (float32 exp overflows): one outlier pre-activation then turns every
  * weight into NaN (seen at step 3399 of an 8-gaussians run). tanh is computed
- * from exp(-2|x|) and stays finite everywhere.
+ * from exp(-2|x|) and stays finite everywhere. A jit named "silu", so the
+ * ONNX lowering can run it and its gradient as a few fused ops (engine/onnx/fuse.ts).
  */
-export const silu = (x: JArray): JArray => x.ref.mul(np.tanh(x.mul(0.5)).add(1).mul(0.5));
+export const silu: (x: JArray) => JArray = jit(function silu(x: JArray): JArray {
+  return x.ref.mul(np.tanh(x.mul(0.5)).add(1).mul(0.5));
+});
 
 /** Count the scalar weights of a params map. */
 export function paramCount(params: Params): number {

@@ -47,6 +47,7 @@ export class GraphBuilder {
   private readonly batchCache = new Map<string, string>();
   private readonly nodeOutputs = new Set<string>();
   private readonly renames = new Map<string, string>();
+  private readonly domains = new Set<string>();
   private batchSource?: { input: string; axis: number; k: number; c: number };
   private count = 0;
 
@@ -54,13 +55,21 @@ export class GraphBuilder {
     return `${prefix}${this.count++}`;
   }
 
-  /** Add a node with `outputs` fresh outputs (or the given names); returns the output names. */
-  node(op: string, inputs: string[], attrs: Record<string, Attr> = {}, outputs: number | string[] = 1): string[] {
+  /**
+   * Add a node with `outputs` fresh outputs (or the given names); returns the
+   * output names. `op` may name a domain: "com.microsoft.QuickGelu" (ONNX
+   * Runtime's contrib ops, version 1).
+   */
+  node(op0: string, inputs: string[], attrs: Record<string, Attr> = {}, outputs: number | string[] = 1): string[] {
     const outs = typeof outputs === "number" ? Array.from({ length: outputs }, () => this.fresh()) : outputs;
     for (const o of outs) this.nodeOutputs.add(o);
+    const dot = op0.lastIndexOf(".");
+    const [domain, op] = dot < 0 ? ["", op0] : [op0.slice(0, dot), op0.slice(dot + 1)];
+    if (domain) this.domains.add(domain);
     this.nodes.push(
       create(O.NodeProtoSchema, {
         opType: op,
+        domain,
         name: this.fresh(op + "_"),
         input: inputs,
         output: outs,
@@ -206,7 +215,10 @@ export class GraphBuilder {
         irVersion: 8n,
         producerName: "udm",
         docString: doc,
-        opsetImport: [create(O.OperatorSetIdProtoSchema, { domain: "", version: BigInt(OPSET) })],
+        opsetImport: [
+          create(O.OperatorSetIdProtoSchema, { domain: "", version: BigInt(OPSET) }),
+          ...[...this.domains].map((domain) => create(O.OperatorSetIdProtoSchema, { domain, version: 1n })),
+        ],
         graph,
       }),
     );

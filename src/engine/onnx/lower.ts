@@ -2,7 +2,7 @@ import type { ClosedJaxpr, Jaxpr } from "@jax-js/jax";
 import { isSym } from "./dims.js";
 import { GraphBuilder, type DType } from "./graph.js";
 import { Lowering, type Rule, type Tuning, type Value } from "./context.js";
-import { fuseJit, usesOf } from "./fuse.js";
+import { fuseJit, usesOf, type Saved } from "./fuse.js";
 import { batchProgram, isLit, staticProgram, subJaxpr, type Program } from "./program.js";
 import { convRules } from "./rules/conv.js";
 import { dotRules } from "./rules/dot.js";
@@ -115,7 +115,7 @@ export function lowerProgram(program: Program, opts: Pick<LowerOptions, "inputNa
   /** Lower the equations of `body` in order; a jit equation is fused or inlined. */
   const lowerBody = (body: Jaxpr, env: Map<Var, Value>, where: string): void => {
     const uses = usesOf(body);
-    const fused = new Set<Var>();
+    const fused = new Map<Var, Saved>();
     body.eqns.forEach((eqn, i) => {
       const here = `equation ${i}${where}`;
       const outs = eqn.outBinders.map((v) => ({ shape: program.varShape(v), dtype: v.aval.dtype as DType }));
