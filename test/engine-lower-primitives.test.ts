@@ -3,6 +3,7 @@ import { test } from "node:test";
 import { grad, init, jit, lax, nn, numpy as np, tree, type Array as JArray } from "@jax-js/jax";
 import { Rng } from "../src/core/rng.js";
 import { lowerJaxpr, opCounts, rules, traceJaxpr } from "../src/engine/onnx/index.js";
+import { groupNormChannelsFirst } from "../src/model/conv.js";
 import { silu } from "../src/model/layers.js";
 import { compareEngines, randn } from "./support/engine-lower.js";
 
@@ -109,6 +110,22 @@ test("the models' SiLU becomes QuickGelu, under grad Sigmoid and a closed-form g
   assert.equal(ops(g, [x]).get("Sigmoid"), undefined);
   assert.equal(ops(g, [x]).get("com.microsoft.QuickGelu"), undefined);
   await check("user silu", g, [x], ["jit"]);
+});
+
+test("the UNet's channels-first group norm and its gradient are fused (closed-form gradient, verified by hash); a user jit named groupNorm is inlined", async () => {
+  const gn = groupNormChannelsFirst(2);
+  const [s, b, x, r] = [randn([4], rng), randn([4], rng), randn([3, 4, 5, 6], rng, 2).add(1), randn([3, 4, 5, 6], rng)];
+  const loss = (s: JArray, b: JArray, x: JArray, r: JArray) => np.sum(gn(x, s, b).mul(r));
+  const f = (s: JArray, b: JArray, x: JArray, r: JArray) => [gn(x.ref, s.ref, b.ref), ...(grad(loss, { argnums: [0, 1, 2] } as never)(s, b, x, r) as JArray[])];
+  // Two means in each of: the call, the fused primal, its fused gradient (jax-js's mean is a sum and a mul).
+  assert.equal(ops(f, [s, b, x, r]).get("ReduceMean"), 6);
+  await check("group norm fused", f, [s, b, x, r], ["jit"]);
+  const userNorm = jit(function groupNorm(x: JArray, s: JArray, b: JArray) {
+    return x.mul(s.reshape([4, 1, 1])).add(b.reshape([4, 1, 1]));
+  });
+  const g = (s: JArray, b: JArray, x: JArray) => grad((s: JArray, b: JArray, x: JArray) => np.sum(userNorm(x, s, b)), { argnums: [0, 1, 2] } as never)(s, b, x);
+  assert.equal(ops(g, [s, b, x]).get("ReduceMean"), undefined);
+  await check("user groupNorm", g, [randn([4], rng), randn([4], rng), randn([3, 4, 5, 6], rng)], ["jit"]);
 });
 
 test("idiv and mod: C semantics (toward zero, sign of the numerator) on float32 and int32", async () => {

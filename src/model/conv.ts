@@ -1,4 +1,4 @@
-import { lax, numpy as np, nn, type Array as JArray } from "@jax-js/jax";
+import { jit, lax, numpy as np, nn, type Array as JArray } from "@jax-js/jax";
 import type { Rng } from "../core/rng.js";
 import type { Params } from "../train/types.js";
 import { dense, initDense, type ParamTaker } from "./layers.js";
@@ -163,15 +163,41 @@ export function initGroupNorm(params: Params, name: string, channels: number): v
 export function groupNorm(p: ParamTaker, name: string, x: JArray, groups: number): JArray {
   const [B, H, W, C] = featureShape(x);
   if (C % groups !== 0) throw new Error(`groupNorm(${name}): ${C} channels do not split into ${groups} groups`);
-  const shape = x.shape;
-  // Channels-first: each group is one contiguous span [C / groups, H, W].
-  const xg = channelsFirst ? x.reshape([B, groups, (C / groups) * H * W]) : x.reshape([B, H * W, groups, C / groups]);
-  const axes = channelsFirst ? [2] : [1, 3];
-  const mean = np.mean(xg.ref, axes, { keepdims: true });
+  const scale = p.take(`${name}.scale`);
+  const shift = p.take(`${name}.shift`);
+  if (channelsFirst) return groupNormChannelsFirst(groups)(x, scale, shift);
+  const xg = x.reshape([B, H * W, groups, C / groups]);
+  const mean = np.mean(xg.ref, [1, 3], { keepdims: true });
   const d = xg.sub(mean);
-  const variance = np.mean(np.square(d.ref), axes, { keepdims: true });
-  const y = d.div(np.sqrt(variance.add(1e-5))).reshape(shape);
-  return y.mul(perChannel(p.take(`${name}.scale`))).add(perChannel(p.take(`${name}.shift`)));
+  const variance = np.mean(np.square(d.ref), [1, 3], { keepdims: true });
+  const y = d.div(np.sqrt(variance.add(1e-5))).reshape([B, H, W, C]);
+  return y.mul(scale).add(shift);
+}
+
+const groupNormJits = new Map<number, (x: JArray, scale: JArray, shift: JArray) => JArray>();
+
+/**
+ * Group norm of channels-first x [B, C, ...] (each group one contiguous
+ * span) with per-channel scale and shift [C]: a jit named "groupNorm", one
+ * per group count, which the ONNX lowering runs with its gradient as a few
+ * fused ops (engine/onnx/fuse.ts).
+ */
+export function groupNormChannelsFirst(groups: number): (x: JArray, scale: JArray, shift: JArray) => JArray {
+  let f = groupNormJits.get(groups);
+  if (!f) {
+    f = jit(function groupNorm(x: JArray, scale: JArray, shift: JArray): JArray {
+      const shape = x.shape;
+      const perChannel = [shape[1], ...shape.slice(2).map(() => 1)];
+      const xg = x.reshape([shape[0], groups, -1]);
+      const mean = np.mean(xg.ref, [2], { keepdims: true });
+      const d = xg.sub(mean);
+      const variance = np.mean(np.square(d.ref), [2], { keepdims: true });
+      const y = d.div(np.sqrt(variance.add(1e-5))).reshape(shape);
+      return y.mul(scale.reshape(perChannel)).add(shift.reshape(perChannel));
+    });
+    groupNormJits.set(groups, f);
+  }
+  return f;
 }
 
 /** 2x2 average pooling: H x W -> H/2 x W/2 (H, W even). */

@@ -1,7 +1,8 @@
 import { grad, makeJaxpr, numpy as np, type Array as JArray, type Jaxpr } from "@jax-js/jax";
+import { groupNormChannelsFirst } from "../../model/conv.js";
 import { silu } from "../../model/layers.js";
 import type { Lowering, Out, Value } from "./context.js";
-import { shapeBroadcast } from "./dims.js";
+import { dimProd, shapeBroadcast, type Dim } from "./dims.js";
 import type { Eqn } from "./program.js";
 import { Spec } from "./spec.js";
 
@@ -16,6 +17,12 @@ import { Spec } from "./spec.js";
  *   silu   (model/layers.ts; 5 passes, its gradient ~10): QuickGelu, or
  *          Sigmoid and Mul when the gradient is taken; gradient
  *          ct (s + y (1 - s)) with s = sigmoid(x), y = x s.
+ *   groupNorm  (model/conv.ts, channels-first; its gradient ~10 passes and
+ *          widened broadcasts): the forward as traced, keeping xhat and
+ *          1/std; the gradient in closed form,
+ *          with g = ct scale and means over the group:
+ *            dx = (g - mean(g) - xhat mean(g xhat)) / std,
+ *            dscale = sum ct xhat, dshift = sum ct (over batch and pixels).
  *
  * Under grad a jit f appears as two pieces: f_jvp_peval(x..) = (y, r..)
  * (the primal and residuals) and f_jvp_resid_t(r.., ct) = the input
@@ -44,12 +51,14 @@ export function usesOf(jaxpr: Jaxpr): Uses {
 }
 
 interface Fused {
-  /** The jax-js function (a jit named after its library entry). */
-  fn: (...args: JArray[]) => JArray;
+  /** The jax-js function (a jit named after its library entry), built with `variant`. */
+  fn(variant: number): (...args: JArray[]) => JArray;
+  /** What the function is built with (group norm: the group count), read from a traced call or peval. */
+  variant?(j: Jaxpr): number | undefined;
   /** f(x..) alone. */
-  call(cx: Lowering, ins: Value[], out: Out): Value;
+  call(cx: Lowering, ins: Value[], out: Out, variant: number): Value;
   /** f(x..) when its gradient is taken: the primal and what the gradient reads. */
-  primal(cx: Lowering, ins: Value[], out: Out): { y: Value; saved: Saved };
+  primal(cx: Lowering, ins: Value[], out: Out, variant: number): { y: Value; saved: Saved };
   /** The cotangents of the inputs, given the primal's cotangent. */
   transpose(cx: Lowering, saved: Saved, ct: Value, outs: Out[]): Value[];
 }
@@ -64,7 +73,7 @@ const one = (cx: Lowering) => cx.g.scalar("float32", 1);
 
 const library: Record<string, Fused> = {
   tanh: {
-    fn: (x) => np.tanh(x),
+    fn: () => (x) => np.tanh(x),
     call: (cx, [x], out) => ({ ...x, name: cx.op("Tanh", [x.name]), shape: out.shape }),
     primal: (cx, [x], out) => {
       const y = { ...x, name: cx.op("Tanh", [x.name]), shape: out.shape };
@@ -76,7 +85,7 @@ const library: Record<string, Fused> = {
     },
   },
   silu: {
-    fn: (x) => silu(x),
+    fn: () => (x) => silu(x),
     call: (cx, [x], out) => ({ ...x, name: cx.op("com.microsoft.QuickGelu", [x.name], { alpha: { f: 1 } }), shape: out.shape }),
     primal: (cx, [x], out) => {
       const s = { ...x, name: cx.op("Sigmoid", [x.name]), shape: out.shape };
@@ -89,7 +98,61 @@ const library: Record<string, Fused> = {
       return [ew(cx, "Mul", ct, slope, outs[0].shape)];
     },
   },
+  groupNorm: {
+    fn: (groups) => groupNormChannelsFirst(groups),
+    variant: (j) => {
+      const shape = j.eqns.find((e) => e.primitive === "reshape")?.outBinders[0].aval.shape;
+      return shape?.length === 3 ? shape[1] : undefined;
+    },
+    call: (cx, ins, out, groups) => normalize(cx, ins, out, groups).y,
+    primal: (cx, ins, out, groups) => {
+      const { y, xhat, rstd, scale } = normalize(cx, ins, out, groups);
+      return { y, saved: { xhat, rstd, scale } };
+    },
+    transpose: (cx, { xhat, rstd, scale }, ct0, [dxOut, dscaleOut, dshiftOut]) => {
+      const ct = cx.materialize(ct0);
+      const shape = ct.shape;
+      const reduced = cx.g.ints([0, ...shape.slice(2).map((_, i) => i + 2)]);
+      const sum = (v: string, out: Out) => cx.full(cx.op("ReduceSum", [v, reduced], { keepdims: 0 }), out.shape, "float32");
+      const xhatC = cx.reshapeTensor(xhat.name, xhat.onnx, shape);
+      const g = cx.reshapeTensor(cx.op("Mul", [ct.name, scale.name]), shape, xhat.onnx);
+      const mean = (v: string) => cx.op("ReduceMean", [v, cx.g.ints([2])], { keepdims: 1 });
+      const centred = cx.op("Sub", [cx.op("Sub", [g, cx.op("Mul", [xhat.name, mean(cx.op("Mul", [g, xhat.name]))])]), mean(g)]);
+      const dx = cx.reshapeTensor(cx.op("Mul", [centred, rstd.name]), xhat.onnx, shape);
+      return [cx.full(dx, dxOut.shape, "float32"), sum(cx.op("Mul", [ct.name, xhatC]), dscaleOut), sum(ct.name, dshiftOut)];
+    },
+  },
 };
+
+/**
+ * Group norm of channels-first x [B, C, ..]: each group [B, G, C/G pixels]
+ * normalised (xhat, and 1/std [B, G, 1]), then y = xhat scale + shift per
+ * channel. `scale` is returned shaped [C, 1, ..].
+ */
+function normalize(cx: Lowering, [x0, scale0, shift0]: Value[], out: Out, groups: number) {
+  const x = cx.materialize(x0);
+  const shape = x.shape;
+  const n = dimProd(shape.slice(1) as Dim[]);
+  if (typeof n !== "number") throw new Error("onnx lowering: internal: group norm over batch-dependent axes");
+  const grouped: Dim[] = [shape[0], groups, n / groups];
+  const perChannel = [shape[1], ...shape.slice(2).map(() => 1)];
+  // (ONNX Runtime's LayerNormalization takes ~5x as long as these passes.)
+  const xg = cx.reshapeTensor(x.name, x.onnx, grouped);
+  const last = cx.g.ints([2]);
+  const d = cx.op("Sub", [xg, cx.op("ReduceMean", [xg, last], { keepdims: 1 })]);
+  const variance = cx.op("ReduceMean", [cx.op("Mul", [d, d]), last], { keepdims: 1 });
+  const rstd = cx.op("Reciprocal", [cx.op("Sqrt", [cx.op("Add", [variance, cx.g.scalar("float32", 1e-5)])])]);
+  const xhat = cx.op("Mul", [d, rstd]);
+  const scale = cx.full(cx.reshapeTensor(cx.materialize(scale0).name, [shape[1]], perChannel), perChannel, "float32");
+  const shift = cx.reshapeTensor(cx.materialize(shift0).name, [shape[1]], perChannel);
+  const y = cx.op("Add", [cx.op("Mul", [cx.reshapeTensor(xhat, grouped, shape), scale.name]), shift]);
+  return {
+    y: cx.full(y, out.shape, "float32"),
+    xhat: cx.full(xhat, grouped, "float32"),
+    rstd: cx.full(rstd, [shape[0], groups, 1], "float32"),
+    scale,
+  };
+}
 
 type Piece = "call" | "peval" | "resid_t";
 const PIECES: [Piece, string][] = [
@@ -115,14 +178,14 @@ const find = (j: Jaxpr, name: string): Eqn | undefined => j.eqns.find((e) => e.p
  * Is this jit equation the library function (or its gradient piece) at
  * these shapes? The reference: the function alone, and grad of its sum
  * with respect to every input, traced at the shapes of the function's
- * inputs (for a resid_t piece, read from the matching peval's inputs).
+ * inputs (for a resid_t piece, those of the matching peval).
  */
-function isLibrary(eqn: Eqn, base: string, piece: Piece, shapes: number[][]): boolean {
+function isLibrary(eqn: Eqn, base: string, piece: Piece, shapes: number[][], variant: number): boolean {
   if (eqn.inputs.some((a) => a.aval.dtype !== "float32")) return false;
   const name = eqn.params.name as string;
-  const key = `${name}|${shapes.map((s) => s.join(",")).join(";")}`;
+  const key = `${name}|${variant}|${shapes.map((s) => s.join(",")).join(";")}`;
   if (!refHashes.has(key)) {
-    const { fn } = library[base];
+    const fn = library[base].fn(variant);
     const specs = shapes.map((s) => new Spec([...s], "float32"));
     const all = Array.from({ length: shapes.length }, (_, i) => i);
     const sum = (...a: JArray[]) => np.sum(fn(...a));
@@ -147,25 +210,27 @@ export function fuseJit(cx: Lowering, eqn: Eqn, ins: Value[], outs: Out[], uses:
   const c = claim(eqn);
   if (!c) return undefined;
   const lib = library[c.base];
-  const shapesOf = (e: Eqn, n?: number) => e.inputs.slice(0, n).map((a) => [...a.aval.shape]);
-  if (c.piece === "call") return isLibrary(eqn, c.base, "call", shapesOf(eqn)) ? [lib.call(cx, ins, outs[0])] : undefined;
-  if (c.piece === "peval") {
-    const shapes = shapesOf(eqn);
-    if (outs.length < 2 || !isLibrary(eqn, c.base, "peval", shapes)) return undefined;
-    const residuals = eqn.outBinders.slice(1);
-    const resid = `${c.base}_jvp_resid_t`;
-    const onlyResidT = residuals.every((r, j) =>
-      (uses.get(r) ?? []).every((u) => u.eqn && u.eqn.primitive === "jit" && u.eqn.params.name === resid && u.k === j && isLibrary(u.eqn, c.base, "resid_t", shapes)),
-    );
-    if (!onlyResidT) return undefined;
-    const { y, saved } = lib.primal(cx, ins, outs[0]);
-    residuals.forEach((r) => fused.set(r, saved));
-    // The residuals' values are never read: the fused transpose reads `saved`.
-    return [y, ...residuals.map(() => y)];
+  const shapes = eqn.inputs.map((a) => [...a.aval.shape]);
+  if (c.piece === "resid_t") {
+    // Fused when its residuals came from one fused peval (which checked this equation).
+    const res = eqn.inputs.slice(0, -1);
+    const saved = fused.get(res[0] as Var);
+    if (!saved || !res.every((a) => fused.get(a as Var) === saved)) return undefined;
+    return lib.transpose(cx, saved, ins[ins.length - 1], outs);
   }
-  // resid_t(r.., ct): fused when its residuals came from one fused peval (which checked this equation).
-  const res = eqn.inputs.slice(0, -1);
-  const saved = fused.get(res[0] as Var);
-  if (!saved || !res.every((a) => fused.get(a as Var) === saved)) return undefined;
-  return lib.transpose(cx, saved, ins[ins.length - 1], outs);
+  const variant = lib.variant ? lib.variant(eqn.params.jaxpr as Jaxpr) : 0;
+  if (variant === undefined || !isLibrary(eqn, c.base, c.piece, shapes, variant)) return undefined;
+  if (c.piece === "call") return [lib.call(cx, ins, outs[0], variant)];
+  const residuals = eqn.outBinders.slice(1);
+  const resid = `${c.base}_jvp_resid_t`;
+  const onlyResidT =
+    residuals.length > 0 &&
+    residuals.every((r, j) =>
+      (uses.get(r) ?? []).every((u) => u.eqn && u.eqn.primitive === "jit" && u.eqn.params.name === resid && u.k === j && isLibrary(u.eqn, c.base, "resid_t", shapes, variant)),
+    );
+  if (!onlyResidT) return undefined;
+  const { y, saved } = lib.primal(cx, ins, outs[0], variant);
+  residuals.forEach((r) => fused.set(r, saved));
+  // The residuals' values are never read: the fused transpose reads `saved`.
+  return [y, ...residuals.map(() => y)];
 }
