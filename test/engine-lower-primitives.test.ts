@@ -200,6 +200,19 @@ test("movement: transpose, reshape, broadcast, concatenate (of broadcasts), spli
   await check("movement int/bool", g, [bools([2, 3]), ints([2, 3], -9, 9)], ["concatenate", "flip", "pad", "transpose"], 0);
 });
 
+test("short-span repeats (nearest upsampling, the gradient of a 2x2 mean) are ONNX Resize, longer ones Expand", async () => {
+  const up = (x: JArray) => np.broadcastTo(x.reshape([4, 3, 16, 1, 20, 1]), [4, 3, 16, 2, 20, 3]).reshape([4, 3, 32, 60]);
+  const pool = (x: JArray, r: JArray) => grad((x: JArray) => np.sum(np.mean(x.reshape([4, 3, 16, 2, 20, 3]), [3, 5]).mul(r)))(x);
+  const rows = (x: JArray) => np.broadcastTo(x.reshape([4, 1, 3, 320]), [4, 2, 3, 320]).reshape([8, 960]);
+  const [x, r, z] = [randn([4, 3, 16, 20], rng), randn([4, 3, 16, 20], rng), randn([4, 3, 320], rng)];
+  assert.equal(ops(up, [x]).get("Resize"), 1);
+  assert.equal(ops(pool, [randn([4, 3, 32, 60], rng), r]).get("Resize"), 1);
+  assert.equal(ops(rows, [z]).get("Resize"), undefined);
+  await check("upsample", up, [x], ["broadcast", "reshape"], 0);
+  await check("2x2 mean gradient", pool, [randn([4, 3, 32, 60], rng), r], ["broadcast"]);
+  await check("row repeat", rows, [z], ["broadcast"], 0);
+});
+
 test("gather (one index, several indices, one-hot) and its gradient, a scatter-add", async () => {
   const f = (x: JArray, i: JArray, j: JArray, ids: JArray) => [
     np.take(x.ref, i.ref, 1), x.ref.slice(i.ref, j.ref), nn.oneHot(ids, 4), x.ref.slice([], i.ref.reshape([2, 3])),

@@ -40,6 +40,8 @@ export interface Tuning {
   widenBroadcasts?: boolean;
   /** Lower jax-js's tanh (and its gradient pieces) as ONNX Tanh (default true). */
   fuseLibrary?: boolean;
+  /** Materialise short-span repeats (e.g. nearest upsampling) with Resize instead of Expand (default true). */
+  resizeRepeats?: boolean;
   /** Lower a conv with a large kernel and a small output (a weight gradient) as batched MatMuls (default true). */
   largeKernelConv?: boolean;
 }
@@ -66,9 +68,40 @@ export class Lowering {
   materialize(v: Value, axes?: readonly number[]): Value {
     const lazy = this.lazyAxes(v).filter((a) => !axes || axes.includes(a));
     if (lazy.length === 0) return v;
+    if (lazy.length === this.lazyAxes(v).length && this.tuning.resizeRepeats !== false) {
+      const repeated = this.repeatByResize(v, lazy);
+      if (repeated) return repeated;
+    }
     const target = v.shape.map((d, i) => (lazy.includes(i) ? d : 1));
     const onnx = v.onnx.map((d, i) => (lazy.includes(i) ? v.shape[i] : d));
     return { name: this.op("Expand", [v.name, this.g.dims(target)]), shape: v.shape, onnx, dtype: v.dtype };
+  }
+
+  /**
+   * Expand copies in spans of the axes after the last broadcast one: a
+   * nearest-neighbour upsampling [B, C, H, 1, W, 1] -> [B, C, H, 2, W, 2]
+   * (or the gradient of a 2x2 mean) goes element by element, ~30x slower
+   * than a pass. When every broadcast axis follows a full one and the span
+   * is short, the copy is ONNX Resize (nearest) of the tensor without the
+   * broadcast axes, each full axis before one scaled by its length.
+   */
+  private repeatByResize(v: Value, lazy: number[]): Value | undefined {
+    const shape = v.shape;
+    if (!isStaticShape(shape) || !isStaticShape(v.onnx)) return undefined;
+    const last = lazy[lazy.length - 1];
+    const span = shape.slice(last + 1).reduce((a, b) => a * b, 1);
+    const size = shape.reduce((a, b) => a * b, 1);
+    if (span >= 16 || size < 1 << 14 || lazy.some((a) => a === 0 || lazy.includes(a - 1) || dimEq(v.onnx[a - 1], 1))) return undefined;
+    const kept = shape.flatMap((d, a) => (lazy.includes(a) ? [] : [a]));
+    const scales = kept.map((a) => (lazy.includes(a + 1) ? shape[a + 1] : 1));
+    const small = this.reshapeTensor(v.name, v.onnx, kept.map((a) => v.onnx[a]));
+    const resized = this.op("Resize", [small, "", this.g.constant("float32", [scales.length], Float32Array.from(scales))], {
+      mode: "nearest",
+      coordinate_transformation_mode: "asymmetric",
+      nearest_mode: "floor",
+    });
+    const out = kept.map((a, i) => (v.onnx[a] as number) * scales[i]);
+    return this.full(this.reshapeTensor(resized, out, shape), shape, v.dtype);
   }
 
   /** A value whose ONNX tensor has its full shape. */
