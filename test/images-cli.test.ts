@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
@@ -53,6 +53,26 @@ test("udm train/sample/eval on mnist with --process mask (pixel masking): sample
     assert.ok(Number.isFinite(report.classifierFrechet) && report.classifierFrechet > 0, JSON.stringify(report));
     assert.ok(Number.isFinite(report.classEntropy), JSON.stringify(report));
     assert.ok(Number.isFinite(report.energyDistance), JSON.stringify(report));
+  } finally {
+    console.log = log;
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("udm demo --data mnist: a grid per sampler (ddim, ddpm; no analytic-dpm), no likelihood, the report", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "udm-imgdemo-"));
+  const logs: string[] = [];
+  const log = console.log;
+  console.log = (...a: unknown[]) => void logs.push(a.join(" "));
+  try {
+    const out = join(dir, "demo");
+    const code = await main(["demo", "--data", "mnist", "--train-rows", "64", "--held-out", "16", "--steps", "2", "--batch-size", "4", "--channels", "4,8", "--attention", "false", "-n", "4", "--sample-steps", "2", "--quiet", "--out", out]);
+    assert.equal(code, 0, logs.join("\n"));
+    for (const f of ["samples-ddim.png", "samples-ddpm.png", "report.html", "metrics.json"]) assert.ok(existsSync(join(out, f)), f);
+    assert.ok(!existsSync(join(out, "samples-analytic-dpm.png")));
+    const metrics = JSON.parse(readFileSync(join(out, "metrics.json"), "utf8"));
+    assert.deepEqual(metrics.samplers.map((r: { sampler: string }) => r.sampler), ["ddpm", "ddim (eta = 0)"]);
+    assert.equal(metrics.heldOutNll, null);
   } finally {
     console.log = log;
     rmSync(dir, { recursive: true, force: true });
