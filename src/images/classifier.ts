@@ -1,7 +1,8 @@
 import { existsSync, readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { jit, numpy as np, tree, type Array as JArray } from "@jax-js/jax";
+import { numpy as np, tree, type Array as JArray } from "@jax-js/jax";
+import { batchedForward, type BatchedForward } from "../engine/forward.js";
 import { Rng } from "../core/rng.js";
 import { tensor, type Tensor } from "../core/tensor.js";
 import { avgPool2, conv3x3, initConv3x3 } from "../model/conv.js";
@@ -23,7 +24,8 @@ import { classEntropy, frechetDistance, meanCov } from "./frechet.js";
  * The score (sampleQuality) is the Frechet distance between Gaussians fitted
  * to the features of samples and of real test images, and the entropy of the
  * predicted-class histogram (ln 10 = 2.303 when all ten classes are equally
- * frequent; low = mode collapse). Inference runs in jax-js (init it first).
+ * frequent; low = mode collapse). Inference runs on the default engine
+ * (src/engine/: ONNX Runtime in Node), batched to fit its memory.
  */
 export const FEATURES = 128;
 const SIDE = 28;
@@ -56,8 +58,8 @@ export function classifierApply(params: Params, x: JArray): [JArray, JArray] {
 export interface Classifier {
   readonly data: string;
   readonly params: Params;
-  /** The jitted forward (features, logits). */
-  readonly forward: (p: Params, x: JArray) => [JArray, JArray];
+  /** Features and logits side by side, [N, 128 + 10], on the default engine (src/engine/). */
+  readonly forward: BatchedForward;
 }
 
 /** models/ at the package root (works from src/ under tsx and from dist/src/). */
@@ -78,7 +80,8 @@ export function classifierFromParams(data: string, params: Params): Classifier {
     if (got.shape.join() !== v.shape.join()) throw new Error(`classifier(${data}): weight "${k}" has shape [${got.shape}], the network needs [${v.shape}]`);
   }
   tree.dispose(want);
-  return { data, params, forward: jit(classifierApply) };
+  const both = (p: Params, b: { x: JArray }) => np.concatenate(classifierApply(p, b.x), 1);
+  return { data, params, forward: batchedForward(both, params, { label: `classifier(${data})` }) };
 }
 
 /** Load models/classifier-<data>/weights.safetensors ("mnist" or "fashion"). */
@@ -89,26 +92,21 @@ export function loadClassifier(data: string, dir?: string): Classifier {
   return classifierFromParams(data, toParams(decodeSafetensors(readFileSync(file), file).tensors));
 }
 
-/** Penultimate features [N][128] and predicted classes of images [N, 1, 28, 28], in chunks of `chunk`. */
-export async function classify(clf: Classifier, images: Tensor, chunk = 500): Promise<{ features: Float64Array[]; predictions: Uint8Array }> {
+/** Penultimate features [N][128] and predicted classes of images [N, 1, 28, 28]. */
+export async function classify(clf: Classifier, images: Tensor): Promise<{ features: Float64Array[]; predictions: Uint8Array }> {
   const [N, C, H, W] = images.shape;
   if (images.shape.length !== 4 || C !== 1 || H !== SIDE || W !== SIDE) {
     throw new Error(`classifier(${clf.data}): expects images [N, 1, 28, 28], got [${images.shape.join(", ")}]`);
   }
+  const out = (await clf.forward({ x: images })).data;
+  const D = FEATURES + 10;
   const features: Float64Array[] = [];
   const predictions = new Uint8Array(N);
-  for (let s = 0; s < N; s += chunk) {
-    const e = Math.min(N, s + chunk);
-    const x = np.array(images.data.subarray(s * 784, e * 784)).reshape([e - s, 1, SIDE, SIDE]);
-    const [f, l] = clf.forward(tree.ref(clf.params), x);
-    const fd = (await f.data()) as Float32Array;
-    const ld = (await l.data()) as Float32Array;
-    for (let n = 0; n < e - s; n++) {
-      features.push(Float64Array.from(fd.subarray(n * FEATURES, (n + 1) * FEATURES)));
-      let best = 0;
-      for (let k = 1; k < 10; k++) if (ld[n * 10 + k] > ld[n * 10 + best]) best = k;
-      predictions[s + n] = best;
-    }
+  for (let n = 0; n < N; n++) {
+    features.push(Float64Array.from(out.subarray(n * D, n * D + FEATURES)));
+    let best = 0;
+    for (let k = 1; k < 10; k++) if (out[n * D + FEATURES + k] > out[n * D + FEATURES + best]) best = k;
+    predictions[n] = best;
   }
   return { features, predictions };
 }
