@@ -25,6 +25,7 @@ import { join } from "node:path";
 import { gzipSync } from "node:zlib";
 import { tree } from "@jax-js/jax";
 import { main } from "../src/cli/main.js";
+import { arg } from "./udm.js";
 import { buildSetup, drawSamples, initJax, loadModel, type Model } from "../src/cli/pipeline.js";
 import { textInfill, type TextDataSet } from "../src/cli/entries/text.js";
 import { decode } from "../src/data/text.js";
@@ -38,10 +39,6 @@ import { decodeSafetensors } from "../src/train/safetensors.js";
 import { findNetwork } from "../src/cli/registry.js";
 import { trainSchema } from "../src/cli/common.js";
 
-function arg(name: string, fallback: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? process.argv[i + 1] : fallback;
-}
 const has = (name: string) => process.argv.includes(`--${name}`);
 
 const book = arg("book", "austen-emma");
