@@ -188,7 +188,10 @@ def train(a):
     MASK = V
 
     def batch_loss(x0, g):
-        t = 1 - torch.rand(a.batch, generator=g)  # U(0, 1], as train.ts draws it
+        if a.weighting == "elbo":  # stratified, as --weighting elbo draws it: one shift per batch, row b in stratum b
+            t = 1 - (torch.rand(1, generator=g) + torch.arange(a.batch) / a.batch) % 1
+        else:
+            t = 1 - torch.rand(a.batch, generator=g)  # U(0, 1], as train.ts draws it
         masked = torch.rand(a.batch, L, generator=g) < t[:, None]  # linear m(t) = t
         xt = torch.where(masked, torch.full_like(x0, MASK), x0)
         ce = F.cross_entropy(forward(p, cfg, xt, t).reshape(-1, V), x0.reshape(-1), reduction="none").view(a.batch, L)
