@@ -379,6 +379,7 @@ test("word share on Emma: held-out text scores near its ceiling, unigram noise d
 
 test("CLI: mask --weighting elbo and the ar baseline train, sample and report bits/char and word share", async () => {
   const { main } = await import("../src/cli/main.js");
+  const { TEXT_LENGTH } = await import("../src/cli/entries/text.js");
   const { mkdtempSync, readFileSync, rmSync } = await import("node:fs");
   const { tmpdir } = await import("node:os");
   const { join } = await import("node:path");
@@ -400,7 +401,7 @@ test("CLI: mask --weighting elbo and the ar baseline train, sample and report bi
     assert.equal(JSON.parse(readFileSync(join(dir, "ar", "checkpoint", "config.json"), "utf8")).network.config.causal, true);
     assert.equal(await main(["sample", "--checkpoint", join(dir, "ar"), "-n", "2", "--steps", "16", "--out", join(dir, "ars")]), 2);
     logs.length = 0;
-    assert.equal(await main(["eval", "--checkpoint", join(dir, "ar"), "-n", "4", "--steps", "64", "--nll", "--nll-rows", "20"]), 0);
+    assert.equal(await main(["eval", "--checkpoint", join(dir, "ar"), "-n", "4", "--steps", String(TEXT_LENGTH), "--nll", "--nll-rows", "20"]), 0);
     assert.ok(logs.some((l) => /held-out NLL: .* bits\/dim \(20 rows; chain rule, exact/.test(l)), logs.join("\n"));
     assert.ok(logs.some((l) => /^wordShare: /.test(l)) && logs.some((l) => /^wordShareHeldOut: 0\.9/.test(l)), logs.join("\n"));
   } finally {

@@ -160,6 +160,7 @@ test("transformer neighbour window: with no attention layers, token j reaches ex
 
 test("CLI: udm train/sample/eval --nll on text:carroll-alice with mask, and replace --variant different", async () => {
   const { main } = await import("../src/cli/main.js");
+  const { TEXT_LENGTH } = await import("../src/cli/entries/text.js");
   const { mkdtempSync, readFileSync, rmSync } = await import("node:fs");
   const { tmpdir } = await import("node:os");
   const { join } = await import("node:path");
@@ -173,7 +174,7 @@ test("CLI: udm train/sample/eval --nll on text:carroll-alice with mask, and repl
     assert.equal(await main(["sample", "--checkpoint", join(dir, "m"), "-n", "3", "--steps", "8", "--out", join(dir, "s")]), 0);
     const rows = readFileSync(join(dir, "s", "samples.txt"), "utf8").trimEnd().split("\n");
     assert.equal(rows.length, 3);
-    for (const r of rows) assert.equal([...r].length, 64);
+    for (const r of rows) assert.equal([...r].length, TEXT_LENGTH);
     assert.ok(logs.some((l) => l.startsWith("| ")), "samples are printed");
     // Infilling: the given characters come back in place, whatever the (tiny) model predicts.
     assert.equal(await main(["sample", "--checkpoint", join(dir, "m"), "-n", "2", "--steps", "8", "--infill", "Alice was ____ tired", "--out", join(dir, "inf")]), 0);
@@ -182,7 +183,7 @@ test("CLI: udm train/sample/eval --nll on text:carroll-alice with mask, and repl
       assert.equal(r.slice(14, 20), " tired", r);
       assert.ok(!r.slice(10, 14).includes("_"), r);
     }
-    assert.equal(await main(["sample", "--checkpoint", join(dir, "m"), "-n", "2", "--infill", "x".repeat(65), "--out", join(dir, "bad")]), 2);
+    assert.equal(await main(["sample", "--checkpoint", join(dir, "m"), "-n", "2", "--infill", "x".repeat(TEXT_LENGTH + 1), "--out", join(dir, "bad")]), 2);
     assert.equal(await main(["eval", "--checkpoint", join(dir, "m"), "-n", "20", "--steps", "4", "--nll", "--nll-rows", "20"]), 0);
     assert.ok(logs.some((l) => /held-out NLL: .* bits\/dim .*bits per character/.test(l)), logs.join("\n"));
     assert.equal(await main(["train", "--data", "text:carroll-alice", "--process", "replace", "--variant", "different", "--counted", ...tiny, "--out", join(dir, "r")]), 0);

@@ -31,7 +31,7 @@ import { registerData, registerNetwork, registerProcess, type DataSet, type NllR
  */
 
 /** Characters per training example (chunks). */
-export const TEXT_LENGTH = 64;
+export const TEXT_LENGTH = 128;
 /** Longest phrase / word kept for processes on sequences of varying length (default). */
 export const UNIT_LENGTH = { phrase: 32, word: 16 } as const;
 
@@ -238,9 +238,9 @@ registerProcess({
   flags: [
     { key: "schedule", flag: "--schedule <name>", description: "destruction schedule m(t): linear, cosine, log-linear (default linear)" },
     { key: "counted", flag: "--counted", description: "exactly round(m(t) L) tokens destroyed, on the discrete grid k/L" },
-    { key: "weighting", flag: "--weighting <name>", description: "loss over masked tokens: mean (plain mean) or elbo (MDLM's m'(t)/m(t) weights: an unbiased NELBO estimate) (default mean)" },
+    { key: "weighting", flag: "--weighting <name>", description: "loss over masked tokens: elbo (MDLM's m'(t)/m(t) weights: an unbiased NELBO estimate) or mean (plain mean) (default elbo)" },
   ],
-  options: z.object({ schedule: choice(scheduleNames).default("linear"), counted: bool().default(false), weighting: choice(tokenWeightings).default("mean") }),
+  options: z.object({ schedule: choice(scheduleNames).default("linear"), counted: bool().default(false), weighting: choice(tokenWeightings).default("elbo") }),
   build(o: { schedule: ScheduleKey; counted: boolean; weighting: TokenWeighting }, data) {
     const V = data.vocab!;
     const L = data.train.shape[1];
@@ -326,12 +326,12 @@ registerNetwork({
   description: "bidirectional Transformer over token ids (token + position embeddings, time conditioning)",
   kinds: ["tokens"],
   flags: [
-    { key: "tfDim", flag: "--tf-dim <n>", description: "Transformer width (default 64)" },
-    { key: "tfLayers", flag: "--tf-layers <n>", description: "Transformer blocks (default 2)" },
+    { key: "tfDim", flag: "--tf-dim <n>", description: "Transformer width (default 128)" },
+    { key: "tfLayers", flag: "--tf-layers <n>", description: "Transformer blocks (default 4)" },
     { key: "tfHeads", flag: "--tf-heads <n>", description: "attention heads, dividing the width (default 4)" },
     { key: "tfWindow", flag: "--tf-window <n>", description: "neighbour embeddings of x_{i+d}, 0 < |d| <= n: n-gram features from the start (default 2; 0 = off)" },
   ],
-  options: z.object({ tfDim: int(8, 4096).default(64), tfLayers: int(0, 64).default(2), tfHeads: int(1, 64).default(4), tfWindow: int(0, 31).default(2) }),
+  options: z.object({ tfDim: int(8, 4096).default(128), tfLayers: int(0, 64).default(4), tfHeads: int(1, 64).default(4), tfWindow: int(0, 31).default(2) }),
   build: (o: { tfDim: number; tfLayers: number; tfHeads: number; tfWindow: number }, spec) => {
     if (spec.output.kind !== "logits") throw new Error(`transformer: outputs token logits only, but the process needs ${spec.output.kind}`);
     if (spec.itemShape.length !== 1) throw new Error(`transformer: items must be token sequences [L], got [${spec.itemShape.join(", ")}]`);
