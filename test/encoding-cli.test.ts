@@ -4,6 +4,7 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { main } from "../src/cli/main.js";
+import { TEXT_LENGTH } from "../src/cli/entries/text.js";
 import { loadCheckpoint } from "../src/train/checkpoint.js";
 
 // `udm train --process encode` on text, then sample (presets, --r, infill) and
@@ -27,7 +28,7 @@ test("CLI: encode on text:carroll-alice trains, samples (ddpm, ddim, --r, DPM-So
       assert.equal(await main(["sample", "--checkpoint", join(dir, "e"), "-n", "3", "--steps", "6", ...flags, "--out", join(dir, "s")]), 0);
       const rows = readFileSync(join(dir, "s", "samples.txt"), "utf8").trimEnd().split("\n");
       assert.equal(rows.length, 3);
-      for (const r of rows) assert.equal([...r].length, 64);
+      for (const r of rows) assert.equal([...r].length, TEXT_LENGTH);
       assert.ok(logs.some((l) => l.includes(label)), logs.join("\n"));
     }
     assert.equal(await main(["sample", "--checkpoint", join(dir, "e"), "-n", "2", "--steps", "6", "--infill", "Alice was ____ tired", "--out", join(dir, "inf")]), 0);

@@ -163,10 +163,12 @@ test("elbo-weighted training loss is an unbiased estimate of the NELBO per chara
     const mean = await trainingLoss(net, params, process as Process<Tensor, unknown>, tokenObjective(process as TokenProcess<unknown>, { weighting: "mean" }), 300, 11);
     console.log(`# ${name}: training loss elbo ${elbo.mean.toFixed(4)} ± ${elbo.stderr.toFixed(4)}, mean ${mean.mean.toFixed(4)} ± ${mean.stderr.toFixed(4)}; exact NELBO ${exact.toFixed(4)} nats/char`);
     assert.ok(Math.abs(elbo.mean - exact) < 4 * elbo.stderr, `${name}: training loss ${elbo.mean} ± ${elbo.stderr} vs NELBO ${exact}`);
-    // The stratified t of `--weighting elbo` keeps it unbiased and lowers its spread.
-    const strat = await trainingLoss(net, params, process as Process<Tensor, unknown>, tokenObjective(process as TokenProcess<unknown>, { weighting: "elbo" }), 300, 12, "stratified");
-    console.log(`#   stratified t: ${strat.mean.toFixed(4)} ± ${strat.stderr.toFixed(4)}`);
-    assert.ok(Math.abs(strat.mean - exact) < 4 * strat.stderr && strat.stderr < elbo.stderr, `${name}: stratified ${strat.mean} ± ${strat.stderr}`);
+    // The stratified t of `--weighting elbo` keeps it unbiased and lowers its spread (checked once, on the linear m).
+    if (name === "masking linear") {
+      const strat = await trainingLoss(net, params, process as Process<Tensor, unknown>, tokenObjective(process as TokenProcess<unknown>, { weighting: "elbo" }), 300, 12, "stratified");
+      console.log(`#   stratified t: ${strat.mean.toFixed(4)} ± ${strat.stderr.toFixed(4)}`);
+      assert.ok(Math.abs(strat.mean - exact) < 4 * strat.stderr && strat.stderr < elbo.stderr, `${name}: stratified ${strat.mean} ± ${strat.stderr}`);
+    }
     // The plain mean weighs heavily masked rows more than the ELBO does: a different quantity.
     assert.ok(Math.abs(mean.mean - exact) > 8 * mean.stderr, `${name}: the mean-weighted loss ${mean.mean} ± ${mean.stderr} should miss ${exact}`);
     if (name === "masking cosine") {
