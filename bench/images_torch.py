@@ -23,6 +23,8 @@ import json
 import math
 import os
 
+import pin_threads  # noqa: E402 (before torch: see pin_threads.py)
+pin_threads.pin(2)
 import torch
 import torch.nn.functional as F
 

@@ -10,6 +10,8 @@ import math
 import resource
 import time
 
+import pin_threads  # noqa: E402 (before torch: see pin_threads.py)
+pin_threads.pin(1)
 import torch
 import torch.nn as nn
 import torch.nn.functional as F

@@ -24,6 +24,8 @@ import os
 import struct
 import time
 
+import pin_threads  # noqa: E402 (before torch: see pin_threads.py)
+pin_threads.pin(2)
 import torch
 import torch.nn.functional as F
 

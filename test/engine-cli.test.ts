@@ -44,6 +44,18 @@ test("cli: the default engine is onnx, named in one notice line; --engine jax an
   assert.match(bad.stderr, /^udm: error: --engine must be one of auto, onnx, jax, got "tpu"$/m);
 });
 
+test("cli: --threads sets the onnx engine's threads (train and sample), and 0 is a usage error", async () => {
+  const one = await udm(train(join(tmp, "one"), "--threads", "1"));
+  assert.equal(one.code, 0, one.stderr);
+  assert.match(one.stderr, /^udm: engine: onnx \(onnxruntime-node [\d.]+, 1 thread\)$/m);
+  const sampled = await udm(["sample", "--checkpoint", join(tmp, "one"), "--steps", "3", "-n", "50", "--threads", "2", "--out", join(tmp, "one-s")]);
+  assert.equal(sampled.code, 0, sampled.stderr);
+  assert.match(sampled.stderr, /engine: onnx \(onnxruntime-node [\d.]+, 2 threads\)/);
+  const zero = await udm(train(join(tmp, "zero"), "--threads", "0"));
+  assert.equal(zero.code, 2);
+  assert.match(zero.stderr, /^udm: error: --threads must be an integer from 1 to 1024, got "0"$/m);
+});
+
 test("cli: without onnxruntime-node, auto falls back to jax with the reason, and --engine onnx is a one-line error", async () => {
   const fell = await udm(train(join(tmp, "fallback")), noOrt);
   assert.equal(fell.code, 0, fell.stderr);

@@ -82,6 +82,14 @@ export const engineFlag: FlagSpec = {
   session: true,
 };
 
+/** Intra-op threads of the onnx engine (two runs side by side: --threads 1 each). */
+export const threadsFlag: FlagSpec = {
+  key: "threads",
+  flag: "--threads <n>",
+  description: "threads of the onnx engine (default: the machine's cores)",
+  session: true,
+};
+
 const engineOption = () => choice(["auto", "onnx", "jax"]).default("auto");
 
 export const trainFlags: FlagSpec[] = [
@@ -97,6 +105,7 @@ export const trainFlags: FlagSpec[] = [
   { key: "force", flag: "--force", description: "replace a checkpoint already in --out", session: true },
   { key: "quiet", flag: "--quiet", description: "no progress bar", session: true },
   engineFlag,
+  threadsFlag,
 ];
 
 /** Keys that `--resume` lets change: the session flags, and the command's own. */
@@ -119,6 +128,7 @@ export function trainSchema(defaults: { out: string; steps: number }) {
     force: bool().default(false),
     quiet: bool().default(false),
     engine: engineOption(),
+    threads: int(1, 1024).optional(),
   });
 }
 
@@ -140,6 +150,7 @@ export const sampleFlags: FlagSpec[] = [
   { key: "sampleSeed", flag: "--sample-seed <n>", description: "seed of the sampler (default 1)" },
   { key: "ema", flag: "--ema <bool>", description: "sample from the EMA weights (default true)" },
   engineFlag,
+  threadsFlag,
 ];
 
 export const sampleSchema = z.object({
@@ -154,6 +165,7 @@ export const sampleSchema = z.object({
   sampleSeed: int(0, 2 ** 31 - 1).default(1),
   ema: bool().default(true),
   engine: engineOption(),
+  threads: int(1, 1024).optional(),
 });
 
 export function toSampleRequest(o: z.output<typeof sampleSchema>, trajectory = false): SampleRequest {

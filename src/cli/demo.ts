@@ -65,8 +65,8 @@ export function demoCommand(): Command {
     }
     checkOutFolder(run, "demo");
     // The first line names the engine.
+    useEngine(run.engine, () => undefined, run.threads);
     console.log(`udm demo: ${await engineNotice(run.engine)}`);
-    useEngine(run.engine, () => undefined);
     const s = await buildSetup(spec);
     prepareOutFolder(run.out);
     const lock = lockRunFolder(run.out, "demo");

@@ -30,7 +30,7 @@ export function evalCommand(): Command {
     const raw = readOptions(flags, flags.config as string | undefined);
     rejectUnknown(raw, [...Object.keys(schema.shape), "config"], "udm eval");
     const o = check(schema, raw);
-    useEngine(o.engine);
+    useEngine(o.engine, undefined, o.threads);
     const model = await loadModel(o.checkpoint, o.ema);
     try {
       checkPreset(o.preset, model.setup.presets, model.spec.process.name);

@@ -84,8 +84,8 @@ export function initJax(): Promise<void> {
  * one-line notice naming the engine (and, for auto, why it is not onnx when
  * onnxruntime-node does not load) goes to `notify` when a network first runs.
  */
-export function useEngine(choice: EngineChoice = "auto", notify: (line: string) => void = say): void {
-  setEngineDefaults({ engine: choice, notify });
+export function useEngine(choice: EngineChoice = "auto", notify: (line: string) => void = say, threads?: number): void {
+  setEngineDefaults({ engine: choice, notify, threads });
 }
 
 /** The notice of an engine choice, now (the demo's first line). */
@@ -211,6 +211,8 @@ export interface TrainRun {
   quiet: boolean;
   /** The engine the command was given (--engine); trainSetup runs on the process default set by useEngine. */
   engine?: EngineChoice;
+  /** Threads of the onnx engine (--threads; default: the machine's cores). */
+  threads?: number;
 }
 
 /** Train and write the checkpoint plus loss.png into run.out; `options` are saved for --resume. */

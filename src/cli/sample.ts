@@ -45,7 +45,7 @@ export function sampleCommand(): Command {
     const o = check(schema, raw);
     if ((o.inpaint === undefined) !== (o.mask === undefined)) throw new UsageError("--inpaint and --mask go together: give the image(s) and the pixels to fill");
     if (o.guidance !== undefined && o.class === undefined) throw new UsageError("--guidance needs --class (the class to guide towards)");
-    useEngine(o.engine);
+    useEngine(o.engine, undefined, o.threads);
     const model = await loadModel(o.checkpoint, o.ema);
     try {
       checkPreset(o.preset, model.setup.presets, model.spec.process.name);

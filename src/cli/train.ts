@@ -23,7 +23,7 @@ export function trainCommand(): Command {
     const spec = resumed?.spec ?? parseRunSpec(raw, Object.keys(schema.shape), "train");
     const run = resumed?.run ?? toTrainRun(check(schema, raw));
     checkOutFolder(run, "train");
-    useEngine(run.engine);
+    useEngine(run.engine, undefined, run.threads);
     // Bad data is refused before --out is touched; --out is checked before any training time is spent.
     const s = await buildSetup(spec);
     prepareOutFolder(run.out);
