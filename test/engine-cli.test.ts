@@ -19,9 +19,9 @@ const run = promisify(execFile);
 const tmp = mkdtempSync(join(tmpdir(), "udm-engine-cli-"));
 const noOrt = ["--import", join(root, "test/fixtures/no-onnxruntime.mjs")];
 
-async function udm(args: string[], nodeArgs: string[] = []): Promise<{ code: number; stdout: string; stderr: string }> {
+async function udm(args: string[], nodeArgs: string[] = [], env: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
   try {
-    const { stdout, stderr } = await run(process.execPath, [...nodeArgs, "--import", "tsx", join(root, "src/cli/main.ts"), ...args], { cwd: root, env: { ...process.env, UDM_DEBUG: "" } });
+    const { stdout, stderr } = await run(process.execPath, [...nodeArgs, "--import", "tsx", join(root, "src/cli/main.ts"), ...args], { cwd: root, env: { ...process.env, UDM_DEBUG: "", ...env } });
     return { code: 0, stdout, stderr };
   } catch (e) {
     const err = e as { code: number; stdout: string; stderr: string };
@@ -51,6 +51,11 @@ test("cli: --threads sets the onnx engine's threads (train and sample), and 0 is
   const sampled = await udm(["sample", "--checkpoint", join(tmp, "one"), "--steps", "3", "-n", "50", "--threads", "2", "--out", join(tmp, "one-s")]);
   assert.equal(sampled.code, 0, sampled.stderr);
   assert.match(sampled.stderr, /engine: onnx \(onnxruntime-node [\d.]+, 2 threads\)/);
+  const env = await udm(train(join(tmp, "env")), [], { UDM_THREADS: "1" });
+  assert.match(env.stderr, /^udm: engine: onnx \(onnxruntime-node [\d.]+, 1 thread\)$/m, "UDM_THREADS where no --threads");
+  const badEnv = await udm(train(join(tmp, "bad-env")), [], { UDM_THREADS: "two" });
+  assert.notEqual(badEnv.code, 0);
+  assert.match(badEnv.stderr, /UDM_THREADS must be an integer from 1 to 1024, got "two"/);
   const zero = await udm(train(join(tmp, "zero"), "--threads", "0"));
   assert.equal(zero.code, 2);
   assert.match(zero.stderr, /^udm: error: --threads must be an integer from 1 to 1024, got "0"$/m);

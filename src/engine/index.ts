@@ -35,7 +35,7 @@ const loadOnnxBackEnd: OnnxLoader = async (opts) => {
 };
 
 // Node's process, if any (this module also runs in the browser, without Node's types).
-const nodeProcess = (globalThis as { process?: { versions?: { node?: string }; stderr: { write(s: string): void } } }).process;
+const nodeProcess = (globalThis as { process?: { versions?: { node?: string }; env?: Record<string, string | undefined>; stderr: { write(s: string): void } } }).process;
 const inNode = (): boolean => typeof nodeProcess?.versions?.node === "string";
 
 interface Defaults {
@@ -68,7 +68,7 @@ export function checkEngineChoice(choice: string, field = "engine"): EngineChoic
  */
 export function resolveEngine(choice: EngineChoice = defaults.engine, opts: EngineOptions & { loadOnnx?: OnnxLoader } = {}): Promise<{ engine: Engine; notice: string }> {
   checkEngineChoice(choice);
-  const threads = opts.threads ?? defaults.threads;
+  const threads = opts.threads ?? defaults.threads ?? envThreads();
   const key = `${choice}/${threads ?? ""}`;
   const shared = !opts.loadOnnx && !opts.onnxSessionOptions;
   const cached = shared ? engines.get(key) : undefined;
@@ -77,6 +77,15 @@ export function resolveEngine(choice: EngineChoice = defaults.engine, opts: Engi
   if (shared) engines.set(key, made);
   made.catch(() => engines.delete(key));
   return made;
+}
+
+/** UDM_THREADS (like OMP_NUM_THREADS): the onnx engine's threads where none are given (benches side by side: 1 each). */
+function envThreads(): number | undefined {
+  const v = nodeProcess?.env?.UDM_THREADS;
+  if (v === undefined || v === "") return undefined;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1 || n > 1024) throw new Error(`UDM_THREADS must be an integer from 1 to 1024, got ${JSON.stringify(v)}`);
+  return n;
 }
 
 async function pick(choice: EngineChoice, opts: EngineOptions, load: OnnxLoader): Promise<{ engine: Engine; notice: string }> {
