@@ -37,7 +37,7 @@ interface Job {
 const imageJob = (recipe: ImageSpec["recipe"], title: string, levels?: number): Job => {
   const spec: ImageSpec = { kind: "image", recipe, channels: [8, 16, 32], classes: 10, ...(levels ? { levels } : {}) };
   return {
-    title, spec, batchSize: 16, lr: 2e-3,
+    title, spec, batchSize: 64, lr: 2e-3,
     data: () => {
       const d = mnist();
       return { train: d.images, setup: imageSetup(spec, d.images), name: "mnist", labels: { ids: d.labels, classes: 10, drop: 0.1 } };
