@@ -14,6 +14,7 @@
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { arg, udm } from "./udm.js";
+import { TEXT_LENGTH } from "../src/cli/entries/text.js";
 import { loadCheckpoint } from "../src/train/checkpoint.js";
 
 const book = arg("book", "austen-emma");
@@ -42,6 +43,7 @@ interface Row {
 }
 
 const rows: Row[] = [];
+let scored = Number(nllRows);
 mkdirSync(OUT, { recursive: true });
 for (const p of processes) {
   if (!own[p]) throw new Error(`--processes: ${p} is not one of ${Object.keys(own).join(", ")}`);
@@ -59,11 +61,12 @@ for (const p of processes) {
     await udm(["sample", "--checkpoint", dir, "-n", "3", "--steps", steps, ...flags, "--out", out]);
     samples[label] = readFileSync(join(out, "samples.txt"), "utf8").trimEnd().split("\n");
   }
+  scored = report.nllRows;
   rows.push({ process: p, steps: loadCheckpoint(dir).config.step, seconds: trainSec, bits: report.bitsPerDim, stderr: report.bitsPerDimStderr, method: report.nllMethod, samples });
 }
 
 const table = [
-  `Held-out ${book}, ${nllRows} chunks of 64 characters; each process trained for ${seconds} s (same Transformer: ${net.join(" ")}, batch ${arg("batch", "32")}, lr ${arg("lr", "2e-3")}).`,
+  `Held-out ${book}, ${scored} chunks of ${TEXT_LENGTH} characters; each process trained for ${seconds} s (same Transformer: ${net.join(" ")}, batch ${arg("batch", "32")}, lr ${arg("lr", "2e-3")}).`,
   "",
   "| process | steps in budget | held-out bits/char (bound) | sample, r = 0, " + steps + " steps |",
   "| --- | --- | --- | --- |",
