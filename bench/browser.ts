@@ -25,6 +25,7 @@ import { mlp } from "../src/model/mlp.js";
 import { gaussian } from "../src/processes/gaussian.js";
 import { gaussianObjective } from "../src/train/objectives.js";
 import { decodeSafetensors } from "../src/train/safetensors.js";
+import { setEngineDefaults } from "../src/engine/index.js";
 import type { Params } from "../src/train/types.js";
 import { openPlayground } from "../test/browser/page.js";
 import { imageSetup, type ImageSpec, type ModelFile } from "../web/src/recipes.js";
@@ -37,6 +38,8 @@ const TRAIN_STEPS = 300;
 
 // --- Node -------------------------------------------------------------
 await init("wasm");
+// Like for like: Node runs the page's engine (jax-js on Wasm), not the onnx default.
+setEngineDefaults({ engine: "jax" });
 const proc = gaussian(scheduleByName("cosine"));
 const trainer = new LiveTrainer({ process: proc, network: mlp({ inputDim: 2, hidden: 128, depth: 3 }), objective: gaussianObjective(proc, "v"), data: toy2d("moons", 8000, 0), batchSize: 256, lr: 0.002, warmup: 100, emaDecay: 0.995, seed: 0 });
 await trainer.run(20); // compile
@@ -101,7 +104,7 @@ const result = {
 mkdirSync("bench/out", { recursive: true });
 writeFileSync("bench/out/browser.json", JSON.stringify(result, null, 1) + "\n");
 const f = (v: number, d = 1) => v.toFixed(d);
-console.log(`| | Node (Wasm) | headless Chromium page (${engine?.replace("engine: jax-js on ", "").replace(/;.*/, "")}) |
+console.log(`| | Node (jax-js, Wasm) | headless Chromium page (${engine?.replace("engine: jax-js on ", "").replace(/;.*/, "")}) |
 |---|---:|---:|
 | 2-D training, steps/s (MLP 128x3, batch 256) | ${f(nodeSteps)} | ${f(pageSteps)} |
 | MNIST sampling, images/s (UNet 8,16,32; 20 steps) | ${f(nodeImages, 2)} | ${f(img.images / img.seconds, 2)} |

@@ -278,7 +278,10 @@ export function pointsPanel(root: HTMLElement) {
   return {
     train: async (steps: number, maxSeconds?: number) => { stepsIn.value = String(steps); await startTraining(maxSeconds); return model?.trainer.losses ?? []; },
     sample: (opts: { method?: Method; steps?: number; n?: number } = {}) => {
-      if (opts.method) methodSel.value = opts.method;
+      if (opts.method) {
+        methodSel.value = opts.method;
+        methodSel.dispatchEvent(new Event("change")); // as a click would: r only applies to the generic sampler
+      }
       if (opts.steps) sStepsIn.value = String(opts.steps);
       if (opts.n) nIn.value = String(opts.n);
       return runSample();
