@@ -82,15 +82,15 @@ export function demoCommand(): Command {
 async function demo(s: Setup, run: TrainRun, o: z.output<typeof demoSchema>, t0: number): Promise<void> {
   const { spec } = s;
   const say = (line: string) => console.log(line);
-  say(`udm demo: ${spec.process.name} on ${s.data.name} (${s.data.train.shape[0]} training rows), ${s.network.name} ${JSON.stringify(spec.network.options)}, ${run.steps} steps`);
+  say(`udm demo: ${spec.process.name} on ${s.data.name} (${s.data.train.shape[0]} training rows), ${s.network.name} ${JSON.stringify(spec.network.options)}, ${budget(run)}`);
   const trained = await trainSetup(s, run, { label: "demo", command: "demo" });
-  say(`trained in ${trained.seconds.toFixed(1)} s (${(trained.step / trained.seconds).toFixed(0)} steps/s)`);
+  say(`trained ${trained.step} steps in ${trained.seconds.toFixed(1)} s (${(trained.step / trained.seconds).toFixed(0)} steps/s)`);
 
   // Sample from the checkpoint on disk, as `udm sample` would.
   const model = await loadModel(run.out);
   const rows: Record<string, string | number>[] = [];
   let nll: NllResult | undefined;
-  const sections: ReportSection[] = [{ heading: "Training loss", images: [{ svg: trained.lossChart.svg, caption: `${run.steps} steps, batch ${run.batchSize}, lr ${run.lr}` }] }];
+  const sections: ReportSection[] = [{ heading: "Training loss", images: [{ svg: trained.lossChart.svg, caption: `${trained.step} steps, batch ${run.batchSize}, lr ${run.lr}` }] }];
   try {
     const images = model.data.kind === "image";
     const presets = model.setup.presets?.filter((p) => !images || IMAGE_DEMO.presets.includes(p));
@@ -131,14 +131,19 @@ async function demo(s: Setup, run: TrainRun, o: z.output<typeof demoSchema>, t0:
     disposeModel(model);
   }
   const seconds = (performance.now() - t0) / 1000;
-  const metrics = { data: s.data.name, process: spec.process, network: spec.network, trainSteps: run.steps, trainSeconds: trained.seconds, totalSeconds: seconds, samplers: rows, heldOutNll: nll ?? null };
+  const metrics = { data: s.data.name, process: spec.process, network: spec.network, trainSteps: trained.step, trainSeconds: trained.seconds, totalSeconds: seconds, samplers: rows, heldOutNll: nll ?? null };
   writeFileAtomic(join(run.out, "metrics.json"), JSON.stringify(metrics, null, 2) + "\n");
   writeReport(join(run.out, "report.html"), {
     title: `udm demo: ${spec.process.name} diffusion on ${s.data.name}`,
-    note: `${s.data.train.shape[0]} training rows, ${s.network.name} ${JSON.stringify(spec.network.options)}, ${run.steps} steps in ${trained.seconds.toFixed(1)} s; total ${seconds.toFixed(1)} s. Energy distance: lower is better; the floor is what a perfect model reaches at this sample size.` +
+    note: `${s.data.train.shape[0]} training rows, ${s.network.name} ${JSON.stringify(spec.network.options)}, ${trained.step} steps in ${trained.seconds.toFixed(1)} s; total ${seconds.toFixed(1)} s. Energy distance: lower is better; the floor is what a perfect model reaches at this sample size.` +
       (nll ? ` Held-out NLL: ${nll.nll.toFixed(3)} +- ${nll.nllStderr.toFixed(3)} nats per point (${nll.method}).` : ""),
     metrics: rows,
     sections,
   });
   say(`wrote ${join(run.out, "report.html")} and metrics.json (total ${seconds.toFixed(1)} s)`);
+}
+
+/** "2500 steps", or "up to 300 s of training" when the time budget is what ends it (image data). */
+function budget(run: TrainRun): string {
+  return run.maxSeconds !== undefined && run.steps >= 1_000_000 ? `up to ${run.maxSeconds} s of training` : `${run.steps} steps`;
 }
