@@ -37,10 +37,8 @@ import { paramCount } from "../src/model/layers.js";
 import { CHECKPOINT_DIR, saveCheckpoint, type CheckpointConfig } from "../src/train/checkpoint.js";
 import { decodeSafetensors } from "../src/train/safetensors.js";
 import { imageGrid } from "../src/viz/image-grid.js";
-import { arg, udm } from "./udm.js";
+import { arg, asFlags, given, has, settingsMain, udm } from "./udm.js";
 
-const has = (name: string) => process.argv.includes(`--${name}`);
-const given = (name: string) => (has(name) ? arg(name, "") : undefined);
 
 const data = arg("data", "mnist");
 if (data !== "mnist" && data !== "fashion") throw new Error(`bench/images: --data must be mnist or fashion, got ${data}`);
@@ -53,8 +51,6 @@ const gridSteps = 50;
 const docs = arg("docs", "docs/images");
 const netOptions = { channels: given("channels"), attention: given("attention") };
 const trainOptions = { batchSize: given("batch"), lr: given("lr"), emaDecay: given("ema"), warmup: given("warmup") };
-const asFlags = (o: Record<string, string | undefined>) =>
-  Object.entries(o).flatMap(([k, v]) => (v === undefined ? [] : [`--${k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`, v]));
 const engineFlags = has("engine") ? ["--engine", arg("engine", "")] : [];
 const sharedFlags = [...asFlags(netOptions), ...asFlags(trainOptions), ...engineFlags];
 
@@ -270,17 +266,4 @@ function report(): void {
   console.log(`\nLoad averages during scoring: ${results.map((r) => `${r.setting} ${r.loadAverage[0].toFixed(1)}`).join(", ")}`);
 }
 
-if (has("report")) {
-  report();
-} else {
-  const setting = arg("setting", "");
-  if (!(setting in settings)) {
-    console.error(`bench/images: --setting must be one of ${Object.keys(settings).join(", ")}, got ${JSON.stringify(setting)}`);
-    process.exit(2);
-  }
-  const dir = join(root, setting);
-  mkdirSync(dir, { recursive: true });
-  const result = setting === "torch" ? await runTorch(dir) : await runCli(setting, dir);
-  writeFileSync(join(dir, "result.json"), JSON.stringify(result, null, 2) + "\n");
-  console.log(`# wrote ${join(dir, "result.json")}`);
-}
+await settingsMain("images", root, settings, { report, torch: runTorch, cli: runCli });

@@ -26,7 +26,7 @@ import { join } from "node:path";
 import { gzipSync } from "node:zlib";
 import { tree } from "@jax-js/jax";
 import { main } from "../src/cli/main.js";
-import { arg } from "./udm.js";
+import { arg, asFlags, given, has, settingsMain } from "./udm.js";
 import { buildSetup, drawSamples, initJax, loadModel, type Model } from "../src/cli/pipeline.js";
 import { textInfill, type TextDataSet } from "../src/cli/entries/text.js";
 import { decode } from "../src/data/text.js";
@@ -40,7 +40,6 @@ import { decodeSafetensors } from "../src/train/safetensors.js";
 import { findNetwork } from "../src/cli/registry.js";
 import { trainSchema } from "../src/cli/common.js";
 
-const has = (name: string) => process.argv.includes(`--${name}`);
 
 const book = arg("book", "austen-emma");
 const seconds = Number(arg("seconds", "1200"));
@@ -48,13 +47,10 @@ const root = arg("runs", "bench/out/text");
 const nSamples = Number(arg("samples", "64"));
 const stepsList = arg("sample-steps", "16,64,256").split(",").map(Number);
 /** Network and optimiser options shared by every setting (the CLI defaults unless given here). */
-const given = (name: string) => (has(name) ? arg(name, "") : undefined);
 const netOptions = { tfDim: given("dim"), tfLayers: given("layers"), tfHeads: given("heads"), tfWindow: given("window") };
 const dataOptions = { textLength: given("length") };
 // Batch 32: the CLI default of 256 rows of 128 characters leaves too few steps for a 20-minute budget.
 const trainOptions = { batchSize: given("batch") ?? "32", lr: given("lr") };
-const asFlags = (o: Record<string, string | undefined>) =>
-  Object.entries(o).flatMap(([k, v]) => (v === undefined ? [] : [`--${k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`, v]));
 const netFlags = [...asFlags(dataOptions), ...asFlags(netOptions), ...asFlags(trainOptions)];
 const template = arg("infill", "Emma was ______________ and she said that ______________________");
 
@@ -237,17 +233,4 @@ function report(): void {
   console.log(`\nLoad averages during scoring: ${results.map((r) => `${r.setting} ${r.loadAverage[0].toFixed(1)}`).join(", ")}`);
 }
 
-if (has("report")) {
-  report();
-} else {
-  const setting = arg("setting", "");
-  if (!(setting in settings)) {
-    console.error(`bench/text: --setting must be one of ${Object.keys(settings).join(", ")}, got ${JSON.stringify(setting)}`);
-    process.exit(2);
-  }
-  const dir = join(root, setting);
-  mkdirSync(dir, { recursive: true });
-  const result = setting === "torch" ? await runTorch(dir) : await runCli(setting, dir);
-  writeFileSync(join(dir, "result.json"), JSON.stringify(result, null, 2) + "\n");
-  console.log(`# wrote ${join(dir, "result.json")}`);
-}
+await settingsMain("text", root, settings, { report, torch: runTorch, cli: runCli });

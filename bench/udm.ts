@@ -1,10 +1,41 @@
 /** Shared by the text benches: command-line flags, and `udm` commands run in-process. */
+import { mkdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { main } from "../src/cli/main.js";
 
 /** The value after --name on the command line, or the fallback. */
 export function arg(name: string, fallback: string): string {
   const i = process.argv.indexOf(`--${name}`);
   return i >= 0 ? process.argv[i + 1] : fallback;
+}
+
+/** Whether --name is on the command line. */
+export const has = (name: string): boolean => process.argv.includes(`--${name}`);
+
+/** The value after --name, or undefined when the flag is absent (the CLI's default then applies). */
+export const given = (name: string): string | undefined => (has(name) ? arg(name, "") : undefined);
+
+/** { batchSize: "64" } -> ["--batch-size", "64"]; undefined values are left out. */
+export const asFlags = (o: Record<string, string | undefined>): string[] =>
+  Object.entries(o).flatMap(([k, v]) => (v === undefined ? [] : [`--${k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`, v]));
+
+/**
+ * The main of a settings bench (bench/images.ts, bench/text.ts): --report prints
+ * the table, else --setting NAME runs (the PyTorch twin for "torch") and
+ * writes ROOT/NAME/result.json.
+ */
+export async function settingsMain<R>(bench: string, root: string, settings: Record<string, unknown>, run: { report(): void; torch(dir: string): Promise<R>; cli(setting: string, dir: string): Promise<R> }): Promise<void> {
+  if (has("report")) return run.report();
+  const setting = arg("setting", "");
+  if (!(setting in settings)) {
+    console.error(`bench/${bench}: --setting must be one of ${Object.keys(settings).join(", ")}, got ${JSON.stringify(setting)}`);
+    process.exit(2);
+  }
+  const dir = join(root, setting);
+  mkdirSync(dir, { recursive: true });
+  const result = setting === "torch" ? await run.torch(dir) : await run.cli(setting, dir);
+  writeFileSync(join(dir, "result.json"), JSON.stringify(result, null, 2) + "\n");
+  console.log(`# wrote ${join(dir, "result.json")}`);
 }
 
 /** Run a udm command in-process; returns what it printed (echoed too when `echo`). Throws unless it exits 0. */
