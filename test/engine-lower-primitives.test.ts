@@ -4,7 +4,7 @@ import { grad, init, jit, lax, nn, numpy as np, tree, type Array as JArray } fro
 import { Rng } from "../src/core/rng.js";
 import { lowerJaxpr, opCounts, rules, traceJaxpr } from "../src/engine/onnx/index.js";
 import { groupNormChannelsFirst } from "../src/model/conv.js";
-import { silu } from "../src/model/layers.js";
+import { layerNormLast, silu, softmax } from "../src/model/layers.js";
 import { compareEngines, randn } from "./support/engine-lower.js";
 
 /**
@@ -110,6 +110,44 @@ test("the models' SiLU becomes QuickGelu, under grad Sigmoid and a closed-form g
   assert.equal(ops(g, [x]).get("Sigmoid"), undefined);
   assert.equal(ops(g, [x]).get("com.microsoft.QuickGelu"), undefined);
   await check("user silu", g, [x], ["jit"]);
+});
+
+test("jax-js's gelu (the Transformer's) becomes FastGelu, under grad Tanh and a closed-form gradient (verified by hash); a user jit named gelu is inlined", async () => {
+  const x = randn([4, 6], rng, 3).add(np.array([-30, 30, 0, 0, 0, 0]));
+  const f = (x: JArray) => [nn.gelu(x.ref), grad((y: JArray) => np.sum(nn.gelu(y.ref).mul(y)))(x)];
+  const counts = ops(f, [x]);
+  assert.equal(counts.get("com.microsoft.FastGelu"), 1);
+  assert.equal(counts.get("Tanh"), 1);
+  assert.equal(counts.get("Where"), undefined);
+  await check("gelu fused", f, [x], ["jit"]);
+  const userGelu = jit(function gelu(y: JArray) {
+    return y.mul(3);
+  });
+  const g = (x: JArray) => [userGelu(x.ref), grad((y: JArray) => np.sum(userGelu(y)))(x)];
+  assert.equal(ops(g, [x]).get("com.microsoft.FastGelu"), undefined);
+  await check("user gelu", g, [x], ["jit"]);
+});
+
+test("the models' softmax and LayerNorm (last axis) are Softmax and fused passes, their gradients closed-form (verified by hash); user jits of those names are inlined", async () => {
+  const x = randn([3, 4, 6], rng, 4).add(np.array([50, 0, 0, 0, 0, -50]));
+  const r = randn([3, 4, 6], rng);
+  const sm = (x: JArray) => [softmax(x.ref), grad((y: JArray) => np.sum(softmax(y).mul(r.ref)))(x)];
+  assert.equal(ops(sm, [x]).get("Softmax"), 2);
+  assert.equal(ops(sm, [x]).get("Exp"), undefined);
+  await check("softmax fused", sm, [x], ["jit"]);
+  const [g, b] = [randn([6], rng), randn([6], rng)];
+  const loss = (x: JArray, g: JArray, b: JArray) => np.sum(layerNormLast(x, g, b).mul(r.ref));
+  const ln = (x: JArray, g: JArray, b: JArray) => [layerNormLast(x.ref, g.ref, b.ref), ...(grad(loss, { argnums: [0, 1, 2] } as never)(x, g, b) as JArray[])];
+  // Two means in each of: the call, the fused primal, its fused gradient.
+  assert.equal(ops(ln, [x, g, b]).get("ReduceMean"), 6);
+  await check("layer norm fused", ln, [x, g, b], ["jit"]);
+  const userSoftmax = jit(function softmax(y: JArray) {
+    return y.mul(2);
+  });
+  const u = (x: JArray) => [userSoftmax(x.ref), grad((y: JArray) => np.sum(userSoftmax(y)))(x)];
+  assert.equal(ops(u, [x]).get("Softmax"), undefined);
+  await check("user softmax", u, [x], ["jit"]);
+  r.dispose();
 });
 
 test("the UNet's channels-first group norm and its gradient are fused (closed-form gradient, verified by hash); a user jit named groupNorm is inlined", async () => {
@@ -240,7 +278,7 @@ test("conv: strides, padding (also negative), dilations, groups, 1-D, and the gr
   await check("1-D conv", oneD, [randn([2, 3, 9], rng), randn([4, 3, 3], rng)], ["conv"]);
 });
 
-test("weight gradients over large images (a conv whose kernel is the output gradient) are batched MatMuls and equal jax-js", async () => {
+test("weight gradients over large images (a conv whose kernel is the output gradient) are one Gemm per kernel offset and equal jax-js", async () => {
   // Cin < Cout shifts the input per kernel offset, Cin > Cout the output
   // gradient; asymmetric padding moves the offsets.
   for (const [cin, cout, pad] of [[2, 5, [[1, 1], [1, 1]]], [5, 2, [[1, 2], [0, 1]]]] as [number, number, [number, number][]][]) {

@@ -145,52 +145,40 @@ function isLargeKernel(lhs: Value, rhs: Value, p: ConvParams, outShape: readonly
 
 /**
  * out[n, o, i, j] = sum_{c, h, w} lhs_pad[n, c, i + h, j + w] rhs[o, c, h, w]
- * with a large kernel and a small output (typically 3x3): one batched MatMul
- * per output offset (i, j), over the channels c as the batch and (h, w) as
- * the contraction, then a sum over c. The operand with fewer rows (n or o)
- * is the one shifted (sliced) per offset, so the copies are of the smaller
- * side. ONNX Runtime's Conv runs such shapes as matrix-vector products over
- * an im2col buffer 9x the larger operand: 2-4x slower at 14x14 and 28x28
- * (bench/onnx-lowering.ts). The operands are read channel-major
- * ([c, n, ..] / [c, o, ..]); grad's transposes into the conv's layout and
- * these cancel in ONNX Runtime's transpose optimizer.
+ * with a large kernel and a small output (typically 3x3): one Gemm per
+ * output offset (i, j), contracting the channels c and the kernel (h, w)
+ * together ([n, c h w] x [o, c h w]^T). For grad's weight gradient, c is the
+ * batch: one long contraction, no per-example partial products to concat and
+ * sum (the batched-MatMul form did that: 12% of a 1 M UNet train step). The
+ * operand with fewer rows (n or o) is the one shifted (sliced) per offset,
+ * so the copies are of the smaller side. ONNX Runtime's Conv ran such shapes
+ * as matrix-vector products over an im2col buffer 9x the larger operand.
  */
 function largeKernel(cx: Lowering, lhs: Value, rhs: Value, p: ConvParams, outShape: readonly Dim[]): Value {
   const [N, C, ...S] = lhs.shape as number[];
   const [O, , ...K] = rhs.shape as number[];
   const So = outShape.slice(2) as number[];
   const lo = p.padding.map(([l]) => l);
-  const a = cx.transpose(lhs, [1, 0, 2, 3]); // [C, N, S..]
-  const b = cx.transpose(rhs, [1, 0, 2, 3]); // [C, O, K..]
-  const flat = (v: Value, rows: number, size: number) => cx.reshapeTensor(v.name, v.onnx, [C, rows, size]);
+  const rows = (v: string, n: number, inner: number[]) => cx.reshapeTensor(v, [n, C, ...inner], [n, C * inner[0] * inner[1]]);
   const shiftLhs = N <= O;
-  let fixed: string;
-  let shifted: (i: number, j: number) => string;
+  let gemm: (i: number, j: number) => string;
   if (shiftLhs) {
-    // lhs_pad[c, n, i + h, j + w] over (h, w) in K, against rhs as it is.
-    const pads = [0, 0, lo[0], lo[1], 0, 0, p.padding[0][1], p.padding[1][1]];
-    const padded = cx.op("Pad", [a.name, cx.g.ints(pads)]);
-    fixed = flat(b, O, K[0] * K[1]);
-    shifted = (i, j) => cx.reshapeTensor(cx.op("Slice", [padded, cx.g.ints([i, j]), cx.g.ints([i + K[0], j + K[1]]), cx.g.ints([2, 3])]), [C, N, K[0], K[1]], [C, N, K[0] * K[1]]);
+    // lhs_pad[n, c, i + h, j + w] over (h, w) in K, against rhs as it is.
+    const padded = cx.op("Pad", [lhs.name, cx.g.ints([0, 0, lo[0], lo[1], 0, 0, p.padding[0][1], p.padding[1][1]])]);
+    const fixed = rows(rhs.name, O, K);
+    gemm = (i, j) => cx.op("Gemm", [rows(cx.op("Slice", [padded, cx.g.ints([i, j]), cx.g.ints([i + K[0], j + K[1]]), cx.g.ints([2, 3])]), N, K), fixed], { transB: 1 });
   } else {
-    // rhs[c, o, u + lo - i, v + lo - j] over (u, v) in S (zero outside K), against lhs as it is.
+    // rhs[o, c, u + lo - i, v + lo - j] over (u, v) in S (zero outside K), against lhs as it is.
     const A = [0, 1].map((d) => Math.max(So[d] - 1 - lo[d], S[d] + lo[d] - K[d], 0));
-    const padded = cx.op("Pad", [b.name, cx.g.ints([0, 0, A[0], A[1], 0, 0, A[0], A[1]])]);
-    fixed = flat(a, N, S[0] * S[1]);
-    shifted = (i, j) => {
+    const padded = cx.op("Pad", [rhs.name, cx.g.ints([0, 0, A[0], A[1], 0, 0, A[0], A[1]])]);
+    const fixed = rows(lhs.name, N, S);
+    gemm = (i, j) => {
       const st = [A[0] + lo[0] - i, A[1] + lo[1] - j];
-      return cx.reshapeTensor(cx.op("Slice", [padded, cx.g.ints(st), cx.g.ints([st[0] + S[0], st[1] + S[1]]), cx.g.ints([2, 3])]), [C, O, S[0], S[1]], [C, O, S[0] * S[1]]);
+      return cx.op("Gemm", [fixed, rows(cx.op("Slice", [padded, cx.g.ints(st), cx.g.ints([st[0] + S[0], st[1] + S[1]]), cx.g.ints([2, 3])]), O, S)], { transB: 1 });
     };
   }
-  const fixedT = cx.op("Transpose", [fixed], { perm: [0, 2, 1] });
   const terms: string[] = [];
-  for (let i = 0; i < So[0]; i++) {
-    for (let j = 0; j < So[1]; j++) {
-      // [C, N, O] (or [C, O, N]), one more axis for the offset.
-      terms.push(cx.op("Unsqueeze", [cx.op("MatMul", [shifted(i, j), fixedT]), cx.g.ints([3])]));
-    }
-  }
-  let y = cx.op("ReduceSum", [cx.op("Concat", terms, { axis: 3 }), cx.g.ints([0])], { keepdims: 0 });
-  if (!shiftLhs) y = cx.op("Transpose", [y], { perm: [1, 0, 2] });
+  for (let i = 0; i < So[0]; i++) for (let j = 0; j < So[1]; j++) terms.push(cx.op("Unsqueeze", [gemm(i, j), cx.g.ints([2])]));
+  const y = cx.op("Concat", terms, { axis: 2 }); // [N, O, So0 So1]
   return cx.full(cx.reshapeTensor(y, [N, O, So[0] * So[1]], [N, O, So[0], So[1]]), outShape, lhs.dtype);
 }
