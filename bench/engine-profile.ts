@@ -4,7 +4,10 @@
  * prints the kernel time per ONNX op type (summed over the steps, after
  * warm-up) and writes ORT's optimised model beside the profile.
  *
- *   node --import tsx bench/engine-profile.ts [mlp|unet|unet1m] [train|sample] [threads]
+ *   node --import tsx bench/engine-profile.ts [mlp|unet|unet1m|transformer] [train|sample] [threads]
+ *
+ * transformer: the text benchmark's masking model (CLI default Transformer with neighbour window 2,
+ * 128 characters, vocabulary 64, batch 32).
  *
  * Output: bench/out/profile-<model>-<task>*.json (ORT trace, viewable in
  * chrome://tracing) and bench/out/profile-<model>-<task>.optimized.onnx.
@@ -20,6 +23,9 @@ import { cosine } from "../src/core/schedule.js";
 import { tensor } from "../src/core/tensor.js";
 import { resolveEngine } from "../src/engine/index.js";
 import { mlp } from "../src/model/mlp.js";
+import { transformer } from "../src/model/transformer.js";
+import { masking } from "../src/processes/masking.js";
+import { tokenObjective } from "../src/text/objective.js";
 import { unet } from "../src/model/unet.js";
 import { gaussian } from "../src/processes/gaussian.js";
 import { applyPreset } from "../src/samplers/presets.js";
@@ -37,16 +43,24 @@ const prefix = join(out, `profile-${model}-${task}`);
 await init("wasm");
 const engine = (await resolveEngine("onnx", { threads, onnxSessionOptions: { enableProfiling: true, profileFilePrefix: prefix, optimizedModelFilePath: `${prefix}.optimized.onnx` } })).engine;
 const channels = model === "unet1m" ? [28, 56, 112] : [8, 16, 32];
-const network = model === "mlp" ? mlp({ inputDim: 2, hidden: 128, depth: 3 }) : unet({ inChannels: 1, channels });
-const item = model === "mlp" ? [2] : [1, 28, 28];
-const batch = model === "mlp" ? 256 : 64;
+const V = 64;
+const text = model === "transformer";
+const network = model === "mlp" ? mlp({ inputDim: 2, hidden: 128, depth: 3 }) : text ? transformer({ vocab: V, length: 128, window: 2 }) : unet({ inChannels: 1, channels });
+const item = model === "mlp" ? [2] : text ? [128] : [1, 28, 28];
+const batch = model === "mlp" ? 256 : text ? 32 : 64;
 const proc = gaussian(cosine());
 const rng = new Rng(0);
-const data = tensor([1024, ...item], Float32Array.from({ length: 1024 * item.reduce((a, b) => a * b) }, () => rng.normal()));
+const data = text
+  ? tensor([1024, 128], Float32Array.from({ length: 1024 * 128 }, () => rng.int(V)))
+  : tensor([1024, ...item], Float32Array.from({ length: 1024 * item.reduce((a, b) => a * b) }, () => rng.normal()));
 const steps = model === "mlp" ? 60 : 8;
 const skip = 2; // runs left out of the profile: the first ones warm up
 const t0 = performance.now();
-if (task === "train") {
+if (text) {
+  if (task !== "train") throw new Error("engine-profile: the transformer is profiled on its train step only");
+  const tokens = masking({ vocab: V });
+  await train({ process: tokens, network, objective: tokenObjective(tokens, { weighting: "elbo" }), data, steps, batchSize: batch, seed: 0, engine });
+} else if (task === "train") {
   await train({ process: proc, network, objective: gaussianObjective(proc, "v"), data, steps, batchSize: batch, seed: 0, engine });
 } else {
   const init0 = network.init(0);

@@ -2,11 +2,12 @@
  * What each speed-up of the ONNX lowering buys: the UNet train step (default
  * config, batch 64, 28x28, lax.conv form) lowered with everything on, then
  * with one thing off at a time: widening of small broadcast operands, the
- * tanh fusion, sleeping (vs spinning) intra-op threads. One interleaved run;
+ * tanh fusion, the weight gradients' Gemm form (vs ONNX Conv), sleeping
+ * (vs spinning) intra-op threads. One interleaved run;
  * medians of wall time and of this process's CPU time per step, with the
  * load average (on a busy machine read the CPU time).
  *
- *   node --import tsx bench/onnx-lowering.ts [--batch 64] [--repeats 7] [--threads N]
+ *   node --import tsx bench/onnx-lowering.ts [--batch 64] [--repeats 7] [--threads N] [--channels 28,56,112]
  */
 import os from "node:os";
 import { init, numpy as np, tree, type Array as JArray } from "@jax-js/jax";
@@ -26,12 +27,14 @@ const threads = Number(arg("threads", String(os.availableParallelism())));
 
 await init("wasm");
 const rng = new Rng(0);
-const net = unet({ inChannels: 1 });
+const channels = arg("channels", "");
+const net = unet({ inChannels: 1, ...(channels ? { channels: channels.split(",").map(Number) } : {}) });
 const args = stepArgs(net, randn([B, 1, 28, 28], rng), np.array(Float32Array.from({ length: B }, () => rng.uniform())), randn([B, 1, 28, 28], rng));
 const variants: [string, CompileOptions][] = [
   ["all on", {}],
   ["no broadcast widening", { tuning: { widenBroadcasts: false } }],
-  ["no tanh fusion", { tuning: { fuseLibrary: false } }],
+  ["no library fusion", { tuning: { fuseLibrary: false } }],
+  ["weight gradients as Conv", { tuning: { largeKernelConv: false } }],
   ["spinning threads", { sessionOptions: { extra: { session: { intra_op: { allow_spinning: "1" } } } } }],
 ];
 const programs: [string, OnnxProgram][] = [];
@@ -39,7 +42,7 @@ for (const [name, opts] of variants) programs.push([name, (await compileOnnx(tra
 const inputs: ort.Tensor[] = await Promise.all((tree.leaves(tree.ref(args as never)) as JArray[]).map(toOrt));
 
 const load = () => os.loadavg().map((l) => l.toFixed(2)).join(" ");
-console.log(`UNet train step, batch ${B}, 28x28, ONNX Runtime threads ${threads}; load average before: ${load()}`);
+console.log(`UNet${channels ? ` [${channels}]` : ""} train step, batch ${B}, 28x28, ONNX Runtime threads ${threads}; load average before: ${load()}`);
 for (const [, p] of programs) await p.run(inputs);
 const times = new Map(programs.map(([n]) => [n, { wall: [] as number[], cpu: [] as number[] }]));
 for (let r = 0; r < repeats; r++) {

@@ -1,4 +1,4 @@
-import { jit, numpy as np, type Array as JArray } from "@jax-js/jax";
+import { jit, nn, numpy as np, type Array as JArray } from "@jax-js/jax";
 import { Rng } from "../core/rng.js";
 import type { Params } from "../train/types.js";
 
@@ -74,6 +74,26 @@ export function dense(p: ParamTaker, name: string, x: JArray): JArray {
  */
 export const silu: (x: JArray) => JArray = jit(function silu(x: JArray): JArray {
   return x.ref.mul(np.tanh(x.mul(0.5)).add(1).mul(0.5));
+});
+
+/**
+ * Softmax over the last axis (nn.softmax's formula), as a jit named
+ * "softmax" so the ONNX lowering runs it as Softmax and its gradient as
+ * y (ct - sum(ct y)) (engine/onnx/fuse.ts).
+ */
+export const softmax: (x: JArray) => JArray = jit(function softmax(x: JArray): JArray {
+  return nn.softmax(x, -1);
+});
+
+/**
+ * LayerNorm over the last axis with scale g and shift b [D], a jit named
+ * "layerNorm" (fused by the ONNX lowering like group norm).
+ */
+export const layerNormLast: (x: JArray, g: JArray, b: JArray) => JArray = jit(function layerNorm(x: JArray, g: JArray, b: JArray): JArray {
+  const mu = x.ref.mean(-1, { keepdims: true });
+  const c = x.sub(mu);
+  const v = np.square(c.ref).mean(-1, { keepdims: true });
+  return c.div(np.sqrt(v.add(1e-5))).mul(g).add(b);
 });
 
 /** Count the scalar weights of a params map. */

@@ -1,7 +1,7 @@
 import { nn, numpy as np, type Array as JArray } from "@jax-js/jax";
 import { Rng } from "../core/rng.js";
 import type { Network, Params } from "../train/types.js";
-import { dense, initDense, ParamTaker, silu } from "./layers.js";
+import { dense, initDense, layerNormLast, ParamTaker, silu, softmax } from "./layers.js";
 import { timeEmbedding } from "./time-embedding.js";
 
 export interface TransformerConfig {
@@ -166,10 +166,7 @@ export function initBlocks(p: Params, rng: Rng, D: number, layers: number, ratio
 }
 
 export function layerNorm(p: ParamTaker, name: string, x: JArray): JArray {
-  const mu = x.ref.mean(-1, { keepdims: true });
-  const c = x.sub(mu);
-  const v = np.square(c.ref).mean(-1, { keepdims: true });
-  return c.div(np.sqrt(v.add(1e-5))).mul(p.take(`${name}.g`)).add(p.take(`${name}.b`));
+  return layerNormLast(x, p.take(`${name}.g`), p.take(`${name}.b`));
 }
 
 /**
@@ -190,7 +187,7 @@ export function encoderBlocks(p: ParamTaker, h: JArray, layers: number, H: numbe
     const v = heads("v", a);
     let scores = np.matmul(q, kT).mul(1 / Math.sqrt(Dh));
     if (bias) scores = scores.add(bias());
-    const att = np.matmul(nn.softmax(scores, -1), v).transpose([0, 2, 1, 3]).reshape([B, L, D]);
+    const att = np.matmul(softmax(scores), v).transpose([0, 2, 1, 3]).reshape([B, L, D]);
     h = h.add(dense(p, `block${k}.o`, att));
     const m = dense(p, `block${k}.mlp2`, nn.gelu(dense(p, `block${k}.mlp1`, layerNorm(p, `block${k}.ln2`, h.ref))));
     h = h.add(m);

@@ -2,7 +2,7 @@ import { nn, numpy as np, type Array as JArray } from "@jax-js/jax";
 import { Rng } from "../core/rng.js";
 import type { Network, Params } from "../train/types.js";
 import { addPerChannel, avgPool2, channelAxis, conv3x3, featureShape, fromFeatures, fromTokens, groupNorm, initConv3x3, initGroupNorm, pointwise, toFeatures, toTokens, upsample2, withNativeLayout } from "./conv.js";
-import { dense, initDense, ParamTaker, silu } from "./layers.js";
+import { dense, initDense, ParamTaker, silu, softmax } from "./layers.js";
 import { timeEmbedding } from "./time-embedding.js";
 
 export interface UnetConfig {
@@ -99,7 +99,7 @@ export function unet(config: UnetConfig): Network {
     const k = qkv.ref.slice([], [], [c, 2 * c]);
     const v = qkv.slice([], [], [2 * c, 3 * c]);
     const scores = np.matmul(q, np.swapaxes(k, 1, 2)).mul(1 / Math.sqrt(c));
-    const o = np.matmul(nn.softmax(scores, -1), v);
+    const o = np.matmul(softmax(scores), v);
     return x.add(fromTokens(dense(p, `${name}.out`, o), H, W));
   };
 

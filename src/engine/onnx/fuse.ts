@@ -1,6 +1,6 @@
-import { grad, makeJaxpr, numpy as np, type Array as JArray, type Jaxpr } from "@jax-js/jax";
+import { grad, makeJaxpr, nn, numpy as np, type Array as JArray, type Jaxpr } from "@jax-js/jax";
 import { groupNormChannelsFirst } from "../../model/conv.js";
-import { silu } from "../../model/layers.js";
+import { layerNormLast, silu, softmax } from "../../model/layers.js";
 import type { Lowering, Out, Value } from "./context.js";
 import { dimProd, shapeBroadcast, type Dim } from "./dims.js";
 import type { Eqn } from "./program.js";
@@ -17,6 +17,14 @@ import { Spec } from "./spec.js";
  *   silu   (model/layers.ts; 5 passes, its gradient ~10): QuickGelu, or
  *          Sigmoid and Mul when the gradient is taken; gradient
  *          ct (s + y (1 - s)) with s = sigmoid(x), y = x s.
+ *   gelu   jax-js's nn.gelu (tanh form; with its nested tanh ~15 passes, its
+ *          gradient ~30: a third of a Transformer train step): FastGelu,
+ *          or u = c x (1 + a x^2), T = tanh(u), y = x (1 + T) / 2 when the
+ *          gradient is taken; gradient ct ((1 + T) / 2 + c x (1 - T^2) (1 + 3 a x^2) / 2).
+ *   softmax  (model/layers.ts, last axis; ~5 passes, its gradient ~8):
+ *          Softmax; gradient y (ct - sum(ct y)).
+ *   layerNorm  (model/layers.ts, last axis): as group norm below, over the
+ *          last axis.
  *   groupNorm  (model/conv.ts, channels-first; its gradient ~10 passes and
  *          widened broadcasts): the forward as traced, keeping xhat and
  *          1/std; the gradient in closed form,
@@ -55,6 +63,11 @@ interface Fused {
   fn(variant: number): (...args: JArray[]) => JArray;
   /** What the function is built with (group norm: the group count), read from a traced call or peval. */
   variant?(j: Jaxpr): number | undefined;
+  /**
+   * The shapes f was called with, given those of a traced piece (default: the
+   * same). softmax's stop_gradient gives its peval one more input first.
+   */
+  primalShapes?(shapes: number[][]): number[][];
   /** f(x..) alone. */
   call(cx: Lowering, ins: Value[], out: Out, variant: number): Value;
   /** f(x..) when its gradient is taken: the primal and what the gradient reads. */
@@ -70,6 +83,9 @@ function ew(cx: Lowering, op: string, a: Value, b: Value | string, shape: Out["s
 }
 
 const one = (cx: Lowering) => cx.g.scalar("float32", 1);
+// jax-js's gelu: x (1 + tanh(GELU_C (x + GELU_A x^3))) / 2.
+const GELU_A = 0.044715;
+const GELU_C = Math.sqrt(2 / Math.PI);
 
 const library: Record<string, Fused> = {
   tanh: {
@@ -96,6 +112,58 @@ const library: Record<string, Fused> = {
       // d silu / dx = s + x s (1 - s) = s + y (1 - s).
       const slope = ew(cx, "Add", ew(cx, "Mul", { ...s, name: cx.op("Sub", [one(cx), s.name]) }, y, s.shape), s, s.shape);
       return [ew(cx, "Mul", ct, slope, outs[0].shape)];
+    },
+  },
+  gelu: {
+    fn: () => (x) => nn.gelu(x),
+    call: (cx, [x], out) => ({ ...x, name: cx.op("com.microsoft.FastGelu", [x.name]), shape: out.shape }),
+    primal: (cx, [x], out) => {
+      const k = (v: number) => cx.g.scalar("float32", v);
+      const x2 = cx.op("Mul", [x.name, x.name]);
+      const u = cx.op("Mul", [cx.op("Mul", [x.name, cx.op("Add", [cx.op("Mul", [x2, k(GELU_A)]), one(cx)])]), k(GELU_C)]);
+      const T = cx.op("Tanh", [u]);
+      const y = { ...x, name: cx.op("Mul", [cx.op("Mul", [x.name, k(0.5)]), cx.op("Add", [T, one(cx)])]), shape: out.shape };
+      return { y, saved: { x, x2: { ...x, name: x2 }, T: { ...x, name: T } } };
+    },
+    transpose: (cx, { x, x2, T }, ct, outs) => {
+      const k = (v: number) => cx.g.scalar("float32", v);
+      const half = cx.op("Mul", [cx.op("Add", [T.name, one(cx)]), k(0.5)]);
+      const sech2 = cx.op("Sub", [one(cx), cx.op("Mul", [T.name, T.name])]);
+      const du = cx.op("Mul", [cx.op("Mul", [x.name, k(0.5 * GELU_C)]), cx.op("Add", [cx.op("Mul", [x2.name, k(3 * GELU_A)]), one(cx)])]);
+      const slope = { ...x, name: cx.op("Add", [half, cx.op("Mul", [sech2, du])]) };
+      return [ew(cx, "Mul", ct, slope, outs[0].shape)];
+    },
+  },
+  softmax: {
+    fn: () => (x) => softmax(x),
+    primalShapes: (shapes) => shapes.slice(-1),
+    call: (cx, ins, out) => softmaxOf(cx, ins[ins.length - 1], out),
+    primal: (cx, ins, out) => {
+      const y = softmaxOf(cx, ins[ins.length - 1], out);
+      return { y, saved: { y } };
+    },
+    transpose: (cx, { y }, ct0, outs) => {
+      const ct = cx.materialize(ct0);
+      const dot = cx.op("ReduceSum", [cx.op("Mul", [ct.name, y.name]), cx.g.ints([-1])], { keepdims: 1 });
+      return [cx.full(cx.op("Mul", [y.name, cx.op("Sub", [ct.name, dot])]), outs[0].shape, "float32")];
+    },
+  },
+  layerNorm: {
+    fn: () => (x, g, b) => layerNormLast(x, g, b),
+    call: (cx, ins, out) => normalizeLast(cx, ins, out).y,
+    primal: (cx, ins, out) => {
+      const { y, xhat, rstd, scale } = normalizeLast(cx, ins, out);
+      return { y, saved: { xhat, rstd, scale } };
+    },
+    transpose: (cx, { xhat, rstd, scale }, ct0, [dxOut, dscaleOut, dshiftOut]) => {
+      const ct = cx.materialize(ct0);
+      const lead = cx.g.ints(ct.shape.slice(0, -1).map((_, i) => i));
+      const sum = (v: string, out: Out) => cx.full(cx.op("ReduceSum", [v, lead], { keepdims: 0 }), out.shape, "float32");
+      const g = cx.op("Mul", [ct.name, scale.name]);
+      const mean = (v: string) => cx.op("ReduceMean", [v, cx.g.ints([-1])], { keepdims: 1 });
+      const centred = cx.op("Sub", [cx.op("Sub", [g, cx.op("Mul", [xhat.name, mean(cx.op("Mul", [g, xhat.name]))])]), mean(g)]);
+      const dx = cx.op("Mul", [centred, rstd.name]);
+      return [cx.full(dx, dxOut.shape, "float32"), sum(cx.op("Mul", [ct.name, xhat.name]), dscaleOut), sum(ct.name, dshiftOut)];
     },
   },
   groupNorm: {
@@ -154,6 +222,30 @@ function normalize(cx: Lowering, [x0, scale0, shift0]: Value[], out: Out, groups
   };
 }
 
+/** Softmax over the last axis of x (materialised: the sum must see every entry). */
+function softmaxOf(cx: Lowering, x0: Value, out: Out): Value {
+  const x = cx.materialize(x0);
+  return cx.full(cx.op("Softmax", [x.name], { axis: -1 }), out.shape, "float32");
+}
+
+/** LayerNorm of x [.., D] over its last axis: y, and xhat, 1/std [.., 1] and the scale [D] for the gradient. */
+function normalizeLast(cx: Lowering, [x0, scale0, shift0]: Value[], out: Out) {
+  const x = cx.materialize(x0);
+  const last = cx.g.ints([-1]);
+  const d = cx.op("Sub", [x.name, cx.op("ReduceMean", [x.name, last], { keepdims: 1 })]);
+  const variance = cx.op("ReduceMean", [cx.op("Mul", [d, d]), last], { keepdims: 1 });
+  const rstd = cx.op("Reciprocal", [cx.op("Sqrt", [cx.op("Add", [variance, cx.g.scalar("float32", 1e-5)])])]);
+  const xhat = cx.op("Mul", [d, rstd]);
+  const scale = cx.materialize(scale0);
+  const y = cx.op("Add", [cx.op("Mul", [xhat, scale.name]), cx.materialize(shift0).name]);
+  return {
+    y: cx.full(y, out.shape, "float32"),
+    xhat: cx.full(xhat, x.shape, "float32"),
+    rstd: cx.full(rstd, [...x.shape.slice(0, -1), 1], "float32"),
+    scale,
+  };
+}
+
 type Piece = "call" | "peval" | "resid_t";
 const PIECES: [Piece, string][] = [
   ["peval", "_jvp_peval"],
@@ -186,8 +278,9 @@ function isLibrary(eqn: Eqn, base: string, piece: Piece, shapes: number[][], var
   const key = `${name}|${variant}|${shapes.map((s) => s.join(",")).join(";")}`;
   if (!refHashes.has(key)) {
     const fn = library[base].fn(variant);
-    const specs = shapes.map((s) => new Spec([...s], "float32"));
-    const all = Array.from({ length: shapes.length }, (_, i) => i);
+    const primal = library[base].primalShapes?.(shapes) ?? shapes;
+    const specs = primal.map((s) => new Spec([...s], "float32"));
+    const all = Array.from({ length: primal.length }, (_, i) => i);
     const sum = (...a: JArray[]) => np.sum(fn(...a));
     const trace = (f: (...a: JArray[]) => any) => {
       const { jaxpr } = makeJaxpr(f)(...(specs as never[]));
@@ -196,7 +289,7 @@ function isLibrary(eqn: Eqn, base: string, piece: Piece, shapes: number[][], var
       jaxpr.dispose();
       return h;
     };
-    refHashes.set(key, piece === "call" ? trace(fn) : trace((...a: JArray[]) => grad(sum, { argnums: shapes.length === 1 ? 0 : all } as never)(...a)));
+    refHashes.set(key, piece === "call" ? trace(fn) : trace((...a: JArray[]) => grad(sum, { argnums: primal.length === 1 ? 0 : all } as never)(...a)));
   }
   return refHashes.get(key) === (eqn.params.jaxpr as Jaxpr).getHash();
 }
