@@ -230,6 +230,8 @@ async function runTorch(dir: string): Promise<Result> {
     saveCheckpoint(join(dir, CHECKPOINT_DIR), config, { params: pick("params."), ema: pick("ema."), adamM: {}, adamV: {} });
   }
   const m = await loadModel(dir);
+  // --score-only: the training time the checkpoint recorded.
+  if (Number.isNaN(trainSeconds)) trainSeconds = (m.config.metadata as { torch?: { seconds?: number } } | undefined)?.torch?.seconds ?? NaN;
   try {
     return await score("torch", m, m.config.step, trainSeconds, command);
   } finally {
