@@ -1,7 +1,8 @@
 /**
  * Engines side by side (issue 8): train steps/s and sampling throughput
  * (rows x steps / s) of the demo's MLP, the default UNet and a ~1 M-weight
- * UNet (batch 64), on jax-js, the ONNX engine and PyTorch
+ * UNet (batch 64), and the train step of the text benchmark's Transformer
+ * (masking, ELBO loss; 128 characters, batch 32), on jax-js, the ONNX engine and PyTorch
  * (bench/engine_torch.py: the same networks, weight counts, process and
  * loops), at 1 and 2 threads. Every measurement is its own process (so its
  * peak RSS is its own); repeats are interleaved (rep -> model -> threads ->
@@ -10,7 +11,7 @@
  *
  *   node --import tsx bench/engine.ts            # the full run (< 15 min on a quiet 2-core machine)
  *   node --import tsx bench/engine.ts --quick    # a check that everything runs (1 thread, 1 repeat, short budgets)
- *   options: --repeats 3 --threads 1,2 --models mlp,unet,unet1m --engines jax,onnx,torch --budget 2 (seconds per measurement)
+ *   options: --repeats 3 --threads 1,2 --models mlp,unet,unet1m,transformer --engines jax,onnx,torch --budget 2 (seconds per measurement)
  *
  * PyTorch runs as /usr/bin/python3 (Debian's python3-torch; apt-get install
  * python3-torch libopenblas0-pthread); without it those rows are skipped.
@@ -23,15 +24,16 @@ import { fileURLToPath } from "node:url";
 
 const here = dirname(fileURLToPath(import.meta.url));
 
-type Model = "mlp" | "unet" | "unet1m";
+type Model = "mlp" | "unet" | "unet1m" | "transformer";
 type EngineKind = "jax" | "onnx" | "torch";
 type Task = "train" | "sample";
 
-/** The workloads: the demo's MLP (train batch 256, 2000 samples) and two UNets at batch 64. */
-const MODELS: Record<Model, { label: string; channels?: number[]; train: number; sample: number }> = {
+/** The workloads: the demo's MLP (train batch 256, 2000 samples), two UNets at batch 64, the text Transformer (train only). */
+const MODELS: Record<Model, { label: string; channels?: number[]; train: number; sample?: number }> = {
   mlp: { label: "MLP 2-128x3 (demo)", train: 256, sample: 2000 },
   unet: { label: "UNet [8,16,32] (default)", channels: [8, 16, 32], train: 64, sample: 64 },
   unet1m: { label: "UNet [28,56,112]", channels: [28, 56, 112], train: 64, sample: 64 },
+  transformer: { label: "Transformer 128x4, window 2 (text)", train: 32 },
 };
 
 interface Result {
@@ -57,7 +59,7 @@ async function orchestrate(): Promise<void> {
   const quick = process.argv.includes("--quick");
   const repeats = Number(flag("repeats") ?? (quick ? 1 : 3));
   const threads = list("threads", quick ? ["1"] : ["1", "2"]).map(Number);
-  const models = list<Model>("models", ["mlp", "unet", "unet1m"]);
+  const models = list<Model>("models", ["mlp", "unet", "unet1m", "transformer"]);
   const engines = list<EngineKind>("engines", ["jax", "onnx", "torch"]);
   const budget = Number(flag("budget") ?? (quick ? 0.5 : 2));
   const torchOk = engines.includes("torch") && spawnSync("/usr/bin/python3", ["-c", "import torch"]).status === 0;
@@ -74,6 +76,7 @@ async function orchestrate(): Promise<void> {
         for (const task of ["train", "sample"] as Task[]) {
           for (const engine of engines) {
             if (engine === "torch" && !torchOk) continue;
+            if (task === "sample" && MODELS[model].sample === undefined) continue;
             // jax-js is slow on convolutions: one repeat of each UNet, and the 1 M-weight UNet only outside --quick.
             if (engine === "jax" && model !== "mlp" && (rep > 0 || (model === "unet1m" && quick))) continue;
             const r = measure(model, engine, th, task, budget);
@@ -108,7 +111,7 @@ async function orchestrate(): Promise<void> {
         const tr = stat(model, engine, th, "train");
         const sa = stat(model, engine, th, "sample");
         if (!tr.n && !sa.n) continue;
-        console.log(`| ${MODELS[model].label} (${tr.weights ?? sa.weights}) | ${MODELS[model].train} / ${MODELS[model].sample} | ${th} | ${engine === "jax" ? "jax-js" : engine === "torch" ? "PyTorch" : "ONNX"} | ${f(tr.rate, 2)} | ${f(tr.cpu, 1)} | ${f(sa.rate, 0)} | ${f(sa.cpu, 1)} | ${f(tr.rss, 0)} / ${f(sa.rss, 0)} |`);
+        console.log(`| ${MODELS[model].label} (${tr.weights ?? sa.weights}) | ${MODELS[model].train} / ${MODELS[model].sample ?? "-"} | ${th} | ${engine === "jax" ? "jax-js" : engine === "torch" ? "PyTorch" : "ONNX"} | ${f(tr.rate, 2)} | ${f(tr.cpu, 1)} | ${f(sa.rate, 0)} | ${f(sa.cpu, 1)} | ${f(tr.rss, 0)} / ${f(sa.rss, 0)} |`);
       }
     }
   }
@@ -128,7 +131,7 @@ async function orchestrate(): Promise<void> {
 
 /** One workload in its own process; its last stdout line is the JSON result. */
 function measure(model: Model, engine: EngineKind, threads: number, task: Task, budget: number): { result?: Result; error?: string } {
-  const batch = String(MODELS[model][task]);
+  const batch = String(MODELS[model][task] ?? 0);
   const warmup = engine === "jax" && model !== "mlp" ? "1" : "2";
   const common = ["--model", model, "--task", task, "--threads", String(threads), "--batch", batch, "--budget", String(budget), "--warmup", warmup];
   const cmd = engine === "torch" ? ["/usr/bin/python3", join(here, "engine_torch.py"), ...common] : [process.execPath, "--import", "tsx", fileURLToPath(import.meta.url), "--worker", "--engine", engine, ...common];
@@ -164,6 +167,9 @@ async function worker(): Promise<void> {
   const { unet } = await import("../src/model/unet.js");
   const { paramCount } = await import("../src/model/layers.js");
   const { gaussian } = await import("../src/processes/gaussian.js");
+  const { masking } = await import("../src/processes/masking.js");
+  const { tokenObjective } = await import("../src/text/objective.js");
+  const { transformer } = await import("../src/model/transformer.js");
   const { applyPreset } = await import("../src/samplers/presets.js");
   const { gaussianDenoiser } = await import("../src/train/network-denoiser.js");
   const { gaussianObjective } = await import("../src/train/objectives.js");
@@ -173,9 +179,16 @@ async function worker(): Promise<void> {
   const engine = (await resolveEngine(engineName, { threads })).engine;
   const proc = gaussian(cosine());
   const spec = MODELS[model];
-  const network = spec.channels ? unet({ inChannels: 1, channels: spec.channels }) : mlp({ inputDim: 2, hidden: 128, depth: 3 });
+  const text = model === "transformer";
+  const V = 64;
+  const network = text ? transformer({ vocab: V, length: 128, window: 2 }) : spec.channels ? unet({ inChannels: 1, channels: spec.channels }) : mlp({ inputDim: 2, hidden: 128, depth: 3 });
   const rng = new Rng(0);
-  const data = spec.channels ? tensor([2048, 1, 28, 28], Float32Array.from({ length: 2048 * 784 }, () => 2 * rng.uniform() - 1)) : toy2d("moons", 10000, 0);
+  const data = text
+    ? tensor([2048, 128], Float32Array.from({ length: 2048 * 128 }, () => rng.int(V)))
+    : spec.channels
+      ? tensor([2048, 1, 28, 28], Float32Array.from({ length: 2048 * 784 }, () => 2 * rng.uniform() - 1))
+      : toy2d("moons", 10000, 0);
+  const tokens = masking({ vocab: V });
   const init0 = network.init(0);
   const weights = paramCount(init0);
   let result: Record<string, number>;
@@ -187,9 +200,9 @@ async function worker(): Promise<void> {
     let cpu: NodeJS.CpuUsage | undefined;
     class Enough extends Error {}
     try {
-      await train({
-        process: proc, network, objective: gaussianObjective(proc, "v"), data, steps: 1e9, batchSize: batch, lr: 1e-3, emaDecay: 0.995, seed: 0, engine,
-        onProgress: (p) => {
+      const common = {
+        network, data, steps: 1e9, batchSize: batch, lr: 1e-3, emaDecay: 0.995, seed: 0, engine,
+        onProgress: (p: { step: number }) => {
           stamps.push(performance.now());
           if (p.step === warmup) cpu0 = process.cpuUsage();
           if (p.step > warmup && stamps.at(-1)! - stamps[warmup - 1] >= budget * 1000) {
@@ -197,7 +210,9 @@ async function worker(): Promise<void> {
             throw new Enough();
           }
         },
-      });
+      };
+      if (text) await train({ process: tokens, objective: tokenObjective(tokens, { weighting: "elbo" }), ...common });
+      else await train({ process: proc, objective: gaussianObjective(proc, "v"), ...common });
     } catch (e) {
       if (!(e instanceof Enough)) throw e;
     }

@@ -1,5 +1,6 @@
 """PyTorch twins of bench/engine.ts's workloads: the same networks (MLP and
-UNet of src/model/, same layers, same weight count), the same Gaussian
+UNet of src/model/, same layers, same weight count; the text Transformer of
+bench/text_torch.py with masking's ELBO loss, train step only), the same Gaussian
 process (cosine schedule, v objective), Adam + EMA train step and DDPM
 sampling loop, on the CPU with a given number of threads. One workload per
 run; prints one JSON line: the rate, the weight count and the peak RSS.
@@ -19,7 +20,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 p = argparse.ArgumentParser()
-p.add_argument("--model", choices=["mlp", "unet", "unet1m"], required=True)
+p.add_argument("--model", choices=["mlp", "unet", "unet1m", "transformer"], required=True)
 p.add_argument("--task", choices=["train", "sample"], required=True)
 p.add_argument("--threads", type=int, default=1)
 p.add_argument("--batch", type=int, required=True)
@@ -150,28 +151,58 @@ def make():
     return UNet(1, (8, 16, 32) if args.model == "unet" else (28, 56, 112))
 
 
-net, ema = make(), make()
-ema.load_state_dict(net.state_dict())
-item = (2,) if args.model == "mlp" else (1, 28, 28)
-weights = sum(p.numel() for p in net.parameters())
-data = torch.rand(10000 if args.model == "mlp" else 2048, *item) * 2 - 1
 B = args.batch
+if args.model == "transformer":
+    # bench/text_torch.py's Transformer and masking loss (ELBO weighting), on random ids.
+    import text_torch
+
+    V, L = 64, 128
+    cfg = {"vocab": V, "inputVocab": V + 1, "length": L, "dim": 128, "heads": 4, "layers": 4, "mlpRatio": 4, "timeDim": 64, "window": 2}
+    params = text_torch.init_params(cfg, torch.Generator().manual_seed(0))
+    for v in params.values():
+        v.requires_grad_(True)
+    ema_params = {k: v.detach().clone() for k, v in params.items()}
+    trainable = list(params.values())
+    weights = sum(v.numel() for v in trainable)
+    data = torch.randint(V, (2048, L))
+
+    def loss_of_batch():
+        x0 = data[torch.randint(len(data), (B,))]
+        t = 1 - (torch.rand(1) + torch.arange(B) / B) % 1
+        masked = torch.rand(B, L) < t[:, None]
+        xt = torch.where(masked, torch.full_like(x0, V), x0)
+        ce = F.cross_entropy(text_torch.forward(params, cfg, xt, t).reshape(-1, V), x0.reshape(-1), reduction="none").view(B, L)
+        return (ce * masked / t[:, None]).sum() / (B * L)
+
+    ema_pairs = lambda: zip(ema_params.values(), params.values())
+else:
+    net, ema = make(), make()
+    ema.load_state_dict(net.state_dict())
+    item = (2,) if args.model == "mlp" else (1, 28, 28)
+    trainable = list(net.parameters())
+    weights = sum(p.numel() for p in trainable)
+    data = torch.rand(10000 if args.model == "mlp" else 2048, *item) * 2 - 1
+
+    def loss_of_batch():
+        x0 = data[torch.randint(len(data), (B,))]
+        t = 1 - torch.rand(B)  # (0, 1]
+        eps = torch.randn_like(x0)
+        a, b = a_b(t)
+        shape = (B,) + (1,) * len(item)
+        xt = a.view(shape) * x0 + b.view(shape) * eps
+        v = a.view(shape) * eps - b.view(shape) * x0
+        return F.mse_loss(net(xt, t), v)
+
+    ema_pairs = lambda: zip(ema.parameters(), net.parameters())
 
 
 def train_step(opt):
-    x0 = data[torch.randint(len(data), (B,))]
-    t = 1 - torch.rand(B)  # (0, 1]
-    eps = torch.randn_like(x0)
-    a, b = a_b(t)
-    shape = (B,) + (1,) * len(item)
-    xt = a.view(shape) * x0 + b.view(shape) * eps
-    v = a.view(shape) * eps - b.view(shape) * x0
-    loss = F.mse_loss(net(xt, t), v)
+    loss = loss_of_batch()
     opt.zero_grad(set_to_none=True)
     loss.backward()
     opt.step()
     with torch.no_grad():
-        for pe, pn in zip(ema.parameters(), net.parameters()):
+        for pe, pn in ema_pairs():
             pe.mul_(0.995).add_(pn, alpha=0.005)
     return loss.item()
 
@@ -201,9 +232,11 @@ def timed(step, warmup):
 
 
 if args.task == "train":
-    opt = torch.optim.Adam(net.parameters(), lr=1e-3)
+    opt = torch.optim.Adam(trainable, lr=1e-3)
     n, sec, cpu = timed(lambda: train_step(opt), args.warmup)
     result = {"trainStepsPerSec": n / sec, "cpuMsPerStep": cpu}
+elif args.model == "transformer":
+    raise SystemExit("engine_torch: the transformer is measured on its train step only")
 else:
     state = {"x": torch.randn(B, *item), "k": 0}
     steps = 100
