@@ -82,7 +82,8 @@ function ew(cx: Lowering, op: string, a: Value, b: Value | string, shape: Out["s
   return { ...a, name: cx.op(op, [a.name, bv ? bv.name : (b as string)]), shape, onnx: bv ? shapeBroadcast(a.onnx, bv.onnx) : a.onnx };
 }
 
-const one = (cx: Lowering) => cx.g.scalar("float32", 1);
+const scalar = (cx: Lowering, v: number) => cx.g.scalar("float32", v);
+const one = (cx: Lowering) => scalar(cx, 1);
 // jax-js's gelu: x (1 + tanh(GELU_C (x + GELU_A x^3))) / 2.
 const GELU_A = 0.044715;
 const GELU_C = Math.sqrt(2 / Math.PI);
@@ -118,18 +119,16 @@ const library: Record<string, Fused> = {
     fn: () => (x) => nn.gelu(x),
     call: (cx, [x], out) => ({ ...x, name: cx.op("com.microsoft.FastGelu", [x.name]), shape: out.shape }),
     primal: (cx, [x], out) => {
-      const k = (v: number) => cx.g.scalar("float32", v);
       const x2 = cx.op("Mul", [x.name, x.name]);
-      const u = cx.op("Mul", [cx.op("Mul", [x.name, cx.op("Add", [cx.op("Mul", [x2, k(GELU_A)]), one(cx)])]), k(GELU_C)]);
+      const u = cx.op("Mul", [cx.op("Mul", [x.name, cx.op("Add", [cx.op("Mul", [x2, scalar(cx, GELU_A)]), one(cx)])]), scalar(cx, GELU_C)]);
       const T = cx.op("Tanh", [u]);
-      const y = { ...x, name: cx.op("Mul", [cx.op("Mul", [x.name, k(0.5)]), cx.op("Add", [T, one(cx)])]), shape: out.shape };
+      const y = { ...x, name: cx.op("Mul", [cx.op("Mul", [x.name, scalar(cx, 0.5)]), cx.op("Add", [T, one(cx)])]), shape: out.shape };
       return { y, saved: { x, x2: { ...x, name: x2 }, T: { ...x, name: T } } };
     },
     transpose: (cx, { x, x2, T }, ct, outs) => {
-      const k = (v: number) => cx.g.scalar("float32", v);
-      const half = cx.op("Mul", [cx.op("Add", [T.name, one(cx)]), k(0.5)]);
+      const half = cx.op("Mul", [cx.op("Add", [T.name, one(cx)]), scalar(cx, 0.5)]);
       const sech2 = cx.op("Sub", [one(cx), cx.op("Mul", [T.name, T.name])]);
-      const du = cx.op("Mul", [cx.op("Mul", [x.name, k(0.5 * GELU_C)]), cx.op("Add", [cx.op("Mul", [x2.name, k(3 * GELU_A)]), one(cx)])]);
+      const du = cx.op("Mul", [cx.op("Mul", [x.name, scalar(cx, 0.5 * GELU_C)]), cx.op("Add", [cx.op("Mul", [x2.name, scalar(cx, 3 * GELU_A)]), one(cx)])]);
       const slope = { ...x, name: cx.op("Add", [half, cx.op("Mul", [sech2, du])]) };
       return [ew(cx, "Mul", ct, slope, outs[0].shape)];
     },
@@ -159,10 +158,7 @@ const library: Record<string, Fused> = {
       const ct = cx.materialize(ct0);
       const lead = cx.g.ints(ct.shape.slice(0, -1).map((_, i) => i));
       const sum = (v: string, out: Out) => cx.full(cx.op("ReduceSum", [v, lead], { keepdims: 0 }), out.shape, "float32");
-      const g = cx.op("Mul", [ct.name, scale.name]);
-      const mean = (v: string) => cx.op("ReduceMean", [v, cx.g.ints([-1])], { keepdims: 1 });
-      const centred = cx.op("Sub", [cx.op("Sub", [g, cx.op("Mul", [xhat.name, mean(cx.op("Mul", [g, xhat.name]))])]), mean(g)]);
-      const dx = cx.op("Mul", [centred, rstd.name]);
+      const dx = standardizeGrad(cx, cx.op("Mul", [ct.name, scale.name]), xhat.name, rstd.name);
       return [cx.full(dx, dxOut.shape, "float32"), sum(cx.op("Mul", [ct.name, xhat.name]), dscaleOut), sum(ct.name, dshiftOut)];
     },
   },
@@ -184,9 +180,7 @@ const library: Record<string, Fused> = {
       const sum = (v: string, out: Out) => cx.full(cx.op("ReduceSum", [v, reduced], { keepdims: 0 }), out.shape, "float32");
       const xhatC = cx.reshapeTensor(xhat.name, xhat.onnx, shape);
       const g = cx.reshapeTensor(cx.op("Mul", [ct.name, scale.name]), shape, xhat.onnx);
-      const mean = (v: string) => cx.op("ReduceMean", [v, cx.g.ints([2])], { keepdims: 1 });
-      const centred = cx.op("Sub", [cx.op("Sub", [g, cx.op("Mul", [xhat.name, mean(cx.op("Mul", [g, xhat.name]))])]), mean(g)]);
-      const dx = cx.reshapeTensor(cx.op("Mul", [centred, rstd.name]), xhat.onnx, shape);
+      const dx = cx.reshapeTensor(standardizeGrad(cx, g, xhat.name, rstd.name), xhat.onnx, shape);
       return [cx.full(dx, dxOut.shape, "float32"), sum(cx.op("Mul", [ct.name, xhatC]), dscaleOut), sum(ct.name, dshiftOut)];
     },
   },
@@ -205,12 +199,7 @@ function normalize(cx: Lowering, [x0, scale0, shift0]: Value[], out: Out, groups
   const grouped: Dim[] = [shape[0], groups, n / groups];
   const perChannel = [shape[1], ...shape.slice(2).map(() => 1)];
   // (ONNX Runtime's LayerNormalization takes ~5x as long as these passes.)
-  const xg = cx.reshapeTensor(x.name, x.onnx, grouped);
-  const last = cx.g.ints([2]);
-  const d = cx.op("Sub", [xg, cx.op("ReduceMean", [xg, last], { keepdims: 1 })]);
-  const variance = cx.op("ReduceMean", [cx.op("Mul", [d, d]), last], { keepdims: 1 });
-  const rstd = cx.op("Reciprocal", [cx.op("Sqrt", [cx.op("Add", [variance, cx.g.scalar("float32", 1e-5)])])]);
-  const xhat = cx.op("Mul", [d, rstd]);
+  const { xhat, rstd } = standardize(cx, cx.reshapeTensor(x.name, x.onnx, grouped));
   const scale = cx.full(cx.reshapeTensor(cx.materialize(scale0).name, [shape[1]], perChannel), perChannel, "float32");
   const shift = cx.reshapeTensor(cx.materialize(shift0).name, [shape[1]], perChannel);
   const y = cx.op("Add", [cx.op("Mul", [cx.reshapeTensor(xhat, grouped, shape), scale.name]), shift]);
@@ -222,6 +211,25 @@ function normalize(cx: Lowering, [x0, scale0, shift0]: Value[], out: Out, groups
   };
 }
 
+/**
+ * (x - mean) / std over the last axis of the tensor `x` (epsilon 1e-5 as the
+ * models'): xhat, and 1/std with that axis kept as 1.
+ */
+function standardize(cx: Lowering, x: string): { xhat: string; rstd: string } {
+  const last = cx.g.ints([-1]);
+  const d = cx.op("Sub", [x, cx.op("ReduceMean", [x, last], { keepdims: 1 })]);
+  const variance = cx.op("ReduceMean", [cx.op("Mul", [d, d]), last], { keepdims: 1 });
+  const rstd = cx.op("Reciprocal", [cx.op("Sqrt", [cx.op("Add", [variance, cx.g.scalar("float32", 1e-5)])])]);
+  return { xhat: cx.op("Mul", [d, rstd]), rstd };
+}
+
+/** The gradient of standardize given g = the cotangent of xhat: (g - mean(g) - xhat mean(g xhat)) / std. */
+function standardizeGrad(cx: Lowering, g: string, xhat: string, rstd: string): string {
+  const mean = (v: string) => cx.op("ReduceMean", [v, cx.g.ints([-1])], { keepdims: 1 });
+  const centred = cx.op("Sub", [cx.op("Sub", [g, cx.op("Mul", [xhat, mean(cx.op("Mul", [g, xhat]))])]), mean(g)]);
+  return cx.op("Mul", [centred, rstd]);
+}
+
 /** Softmax over the last axis of x (materialised: the sum must see every entry). */
 function softmaxOf(cx: Lowering, x0: Value, out: Out): Value {
   const x = cx.materialize(x0);
@@ -231,11 +239,7 @@ function softmaxOf(cx: Lowering, x0: Value, out: Out): Value {
 /** LayerNorm of x [.., D] over its last axis: y, and xhat, 1/std [.., 1] and the scale [D] for the gradient. */
 function normalizeLast(cx: Lowering, [x0, scale0, shift0]: Value[], out: Out) {
   const x = cx.materialize(x0);
-  const last = cx.g.ints([-1]);
-  const d = cx.op("Sub", [x.name, cx.op("ReduceMean", [x.name, last], { keepdims: 1 })]);
-  const variance = cx.op("ReduceMean", [cx.op("Mul", [d, d]), last], { keepdims: 1 });
-  const rstd = cx.op("Reciprocal", [cx.op("Sqrt", [cx.op("Add", [variance, cx.g.scalar("float32", 1e-5)])])]);
-  const xhat = cx.op("Mul", [d, rstd]);
+  const { xhat, rstd } = standardize(cx, x.name);
   const scale = cx.materialize(scale0);
   const y = cx.op("Add", [cx.op("Mul", [xhat, scale.name]), cx.materialize(shift0).name]);
   return {
