@@ -2,7 +2,8 @@
  * What each speed-up of the ONNX lowering buys: the UNet train step (default
  * config, batch 64, 28x28, lax.conv form) lowered with everything on, then
  * with one thing off at a time: widening of small broadcast operands, the
- * tanh fusion, the weight gradients' Gemm form (vs ONNX Conv), sleeping
+ * tanh fusion, the weight gradients' Gemm form (vs ONNX Conv), ONNX
+ * Runtime's NCHWc conv kernels (vs its Conv), sleeping
  * (vs spinning) intra-op threads. One interleaved run;
  * medians of wall time and of this process's CPU time per step, with the
  * load average (on a busy machine read the CPU time).
@@ -35,6 +36,7 @@ const variants: [string, CompileOptions][] = [
   ["no broadcast widening", { tuning: { widenBroadcasts: false } }],
   ["no library fusion", { tuning: { fuseLibrary: false } }],
   ["weight gradients as Conv", { tuning: { largeKernelConv: false } }],
+  ["no NCHWc convs", { tuning: { nchwcBlock: 0 } }],
   ["spinning threads", { sessionOptions: { extra: { session: { intra_op: { allow_spinning: "1" } } } } }],
 ];
 const programs: [string, OnnxProgram][] = [];

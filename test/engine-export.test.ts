@@ -11,6 +11,7 @@ import * as ort from "onnxruntime-node";
 import { Rng } from "../src/core/rng.js";
 import { tensor, type Tensor } from "../src/core/tensor.js";
 import { resolveEngine } from "../src/engine/index.js";
+import { opCounts } from "../src/engine/onnx/index.js";
 import { disposeModel, loadModel } from "../src/cli/pipeline.js";
 import "../src/cli/entries/index.js";
 import { networkForward } from "../src/train/network-denoiser.js";
@@ -51,6 +52,9 @@ async function checkExport(runDir: string, itemShape: number[], ema = true): Pro
   assert.equal(meta.process.schedule.t.length, 1001);
   assert.ok(meta.process.schedule.a.length === 1001 && meta.process.schedule.b.length === 1001);
 
+  // No NCHWc op: its weight layout depends on the machine's block size.
+  const ops = [...opCounts(new Uint8Array(readFileSync(file))).keys()];
+  assert.ok(!ops.some((op) => op.includes("nchwc")), `machine-specific ops in the file: ${ops}`);
   const session = await ort.InferenceSession.create(file);
   assert.deepEqual([...session.inputNames], ["x_t", "t"]);
   assert.deepEqual([...session.outputNames], ["output"]);

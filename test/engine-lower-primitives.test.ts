@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { grad, init, jit, lax, nn, numpy as np, tree, type Array as JArray } from "@jax-js/jax";
 import { Rng } from "../src/core/rng.js";
-import { lowerJaxpr, opCounts, rules, traceJaxpr } from "../src/engine/onnx/index.js";
+import { lowerJaxpr, nchwcBlockSize, opCounts, rules, traceJaxpr } from "../src/engine/onnx/index.js";
 import { groupNormChannelsFirst } from "../src/model/conv.js";
 import { layerNormLast, silu, softmax } from "../src/model/layers.js";
 import { compareEngines, randn } from "./support/engine-lower.js";
@@ -292,6 +292,24 @@ test("weight gradients over large images (a conv whose kernel is the output grad
     closed.dispose();
     assert.equal(convs, 1, `${cin} -> ${cout}: only the forward is a Conv`);
     await check(`weight gradient ${cin} -> ${cout}`, wg, [w, x, r], ["conv"]);
+  }
+});
+
+test("convs whose channels fit ONNX Runtime's NCHWc blocks run on its blocked kernels (forward and input gradient; padded channels, strides, dilations) and equal jax-js", async () => {
+  const block = await nchwcBlockSize();
+  // [C, Co]: whole blocks at 8 and 16; 28 pads to 32 (a 31% larger conv, taken); 12 -> 20 pads too much (not taken).
+  for (const [cin, cout, taken] of [[32, 32, 3], [28, 28, 3], [12, 20, 0]] as const) {
+    const loss = (x: JArray, w: JArray, r: JArray) => np.sum(np.tanh(lax.convGeneralDilated(x, w, [1, 1], [[1, 1], [2, 0]], { rhsDilation: [1, 2] })).mul(r));
+    const x = randn([3, cin, 9, 11], rng);
+    const w = randn([cout, cin, 3, 3], rng);
+    const r = randn([3, cout, 9, 9], rng);
+    const f = (x: JArray, w: JArray, r: JArray) => [loss(x.ref, w.ref, r.ref), ...(grad(loss, { argnums: [0, 1] } as never)(x, w, r) as JArray[])];
+    const { closed } = traceJaxpr(f, tree.ref([x, w, r] as never) as unknown[]);
+    const counts = opCounts(lowerJaxpr(closed, { tuning: { nchwcBlock: block } }).model);
+    closed.dispose();
+    // The forward (traced twice: the loss and inside grad) and the input gradient (a conv of the output gradient with the flipped kernel); the weight gradient (its channels are the batch, 3) stays a Conv.
+    if (block) assert.equal(counts.get("com.microsoft.nchwc.Conv") ?? 0, taken, `${cin} -> ${cout} at block ${block}`);
+    await check(`NCHWc conv ${cin} -> ${cout}`, f, [x, w, r], ["conv"], 5e-5); // the loss sums ~7k terms in another order
   }
 });
 

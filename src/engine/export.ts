@@ -33,7 +33,8 @@ export async function exportForward(network: Network, params: Params, itemShape:
   const names = opts.conditional ? [...EXPORT_INPUTS] : EXPORT_INPUTS.slice(0, 2);
   const example = [{ shape: [1, ...itemShape] }, { shape: [1] }, ...(opts.conditional ? [{ shape: [1] }] : [])];
   try {
-    const { program } = await compileOnnx(fn, example, { dynamicBatch: true, inputNames: names, outputNames: [EXPORT_OUTPUT], threads: 1 });
+    // No NCHWc convs: their weight layout depends on this machine's block size, and the file is for any server.
+    const { program } = await compileOnnx(fn, example, { dynamicBatch: true, inputNames: names, outputNames: [EXPORT_OUTPUT], threads: 1, tuning: { nchwcBlock: 0 } });
     await program.release();
     const { jaxpr } = makeJaxpr(fn as (...a: JArray[]) => JArray)(...example.map((e) => new ArraySpec(e.shape) as never));
     const outShape = (jaxpr.jaxpr.outs[0] as unknown as { aval: { shape: number[] } }).aval.shape;

@@ -44,6 +44,15 @@ export interface Tuning {
   resizeRepeats?: boolean;
   /** Lower a conv with a large kernel and a small output (a weight gradient) as batched MatMuls (default true). */
   largeKernelConv?: boolean;
+  /**
+   * ONNX Runtime's NCHWc block size on the machine that runs the model (8 on
+   * AVX2, 16 on AVX-512; see `nchwcBlockSize`), or 0: off (the default).
+   * With it, a plain conv whose channels fit the blocks runs on ONNX
+   * Runtime's blocked direct-conv kernels (com.microsoft.nchwc.Conv) instead
+   * of Conv's per-image im2col + Gemm. The weights' blocked layout depends on
+   * the machine, so a portable file (udm export) must leave this off.
+   */
+  nchwcBlock?: number;
 }
 
 export class Lowering {

@@ -35,6 +35,6 @@
  * traced program's result shapes and dtypes are those of its arguments.
  */
 export { lowerJaxpr, lowerProgram, rules, type LowerOptions, type LoweredModel } from "./lower.js";
-export { compileOnnx, openSession, toOrt, fromOrt, traceJaxpr, type OnnxProgram, type ArgSpec, type CompileOptions } from "./session.js";
+export { compileOnnx, nchwcBlockSize, openSession, toOrt, fromOrt, traceJaxpr, type OnnxProgram, type ArgSpec, type CompileOptions } from "./session.js";
 export { opCounts } from "./inspect.js";
 export type { Tuning } from "./context.js";

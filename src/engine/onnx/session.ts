@@ -2,7 +2,7 @@ import os from "node:os";
 import { makeJaxpr, numpy as np, tree, type Array as JArray, type ClosedJaxpr, type JsTreeDef } from "@jax-js/jax";
 import * as ort from "onnxruntime-node";
 import { withConvForm, type ConvForm } from "../../model/conv.js";
-import type { DType } from "./graph.js";
+import { GraphBuilder, type DType } from "./graph.js";
 import { lowerJaxpr, type LowerOptions } from "./lower.js";
 import { Spec } from "./spec.js";
 
@@ -85,6 +85,8 @@ export async function compileOnnx(
   opts: CompileOptions = {},
 ): Promise<{ program: OnnxProgram; inTree: JsTreeDef; outTree: JsTreeDef }> {
   const fn = (...args: unknown[]) => withConvForm(opts.convForm ?? "conv", () => fn0(...args));
+  // The session runs here, so the machine's NCHWc layout is safe (udm export turns it off).
+  const tuning = { ...opts.tuning, nchwcBlock: opts.tuning?.nchwcBlock ?? (await nchwcBlockSize()) };
   const traces = opts.dynamicBatch ? DYNAMIC_TRACE_BATCHES.map((b) => ({ batch: b, ...traceJaxpr(fn, exampleArgs, b) })) : [{ batch: 0, ...traceJaxpr(fn, exampleArgs) }];
   let lowered;
   try {
@@ -92,7 +94,7 @@ export async function compileOnnx(
     lowered = lowerJaxpr(first.closed, {
       inputNames: opts.inputNames,
       outputNames: opts.outputNames,
-      tuning: opts.tuning,
+      tuning,
       dynamicBatch: opts.dynamicBatch ? { batch: first.batch, others: others.map((t) => ({ batch: t.batch, closed: t.closed })) } : undefined,
     });
   } finally {
@@ -100,6 +102,32 @@ export async function compileOnnx(
   }
   const program = await openSession(lowered.model, lowered.inputNames, lowered.outputNames, opts);
   return { program, inTree: traces[0].inTree, outTree: traces[0].outTree };
+}
+
+let probe: Promise<number> | undefined;
+
+/**
+ * ONNX Runtime's NCHWc block size on this machine (MLAS: 8 with AVX2, 16
+ * with AVX-512), read from how many channels its ReorderInput pads 4
+ * channels to; 0 where the NCHWc kernels are missing or unblocked.
+ */
+export function nchwcBlockSize(): Promise<number> {
+  probe ??= (async () => {
+    const g = new GraphBuilder();
+    g.addInput("x", "float32", [1, 4, 1, 1]);
+    g.rename(g.op("com.microsoft.nchwc.ReorderInput", ["x"]), "y");
+    g.addOutput("y", "float32", [1, { k: 1, c: 0 }, 1, 1]); // the padded channels: a free dim
+    try {
+      const p = await openSession(g.model("nchwc probe"), ["x"], ["y"], { threads: 1 });
+      const [y] = await p.run([new ort.Tensor("float32", new Float32Array(4), [1, 4, 1, 1])]);
+      await p.release();
+      const block = y.dims[1];
+      return block === 8 || block === 16 ? block : 0;
+    } catch {
+      return 0;
+    }
+  })();
+  return probe;
 }
 
 /** An ONNX Runtime session over a lowered model. */
