@@ -15,6 +15,7 @@
  *   gaussian       udm train --process gaussian (cosine, v-prediction)
  *   heat           udm train --process heat --sigma 0.05 (hot)
  *   blur           udm train --process blur --sigma 0.05 (hot)
+ *   heat-noise     udm train --process heat --noise cosine --loss mse (blurring diffusion)
  *   mask           udm train --process mask (categorical pixels, 16 levels)
  *   torch          bench/images_torch.py: the PyTorch twin of gaussian, same budget, scored here
  *   gaussian-cond  udm train --process gaussian --conditional: also scores --class all with guidance 0, 1, 3
@@ -58,6 +59,7 @@ const settings: Record<string, { flags: string[]; label: string }> = {
   gaussian: { flags: ["--process", "gaussian"], label: "Gaussian (cosine, v)" },
   heat: { flags: ["--process", "heat", "--sigma", "0.05"], label: "heat (hot, sigma 0.05)" },
   blur: { flags: ["--process", "blur", "--sigma", "0.05"], label: "blur (hot, sigma 0.05)" },
+  "heat-noise": { flags: ["--process", "heat", "--noise", "cosine", "--loss", "mse"], label: "heat + cosine noise (blurring diffusion)" },
   mask: { flags: ["--process", "mask", "--levels", "16"], label: "pixel masking (16 levels)" },
   torch: { flags: ["--process", "gaussian"], label: "PyTorch twin of Gaussian" },
   "gaussian-cond": { flags: ["--process", "gaussian", "--conditional"], label: "Gaussian, class-conditional (null label)" },

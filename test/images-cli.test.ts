@@ -78,3 +78,25 @@ test("udm demo --data mnist: a grid per sampler (ddim, ddpm; no analytic-dpm), n
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test("udm train --process heat|blur --noise cosine: blurring diffusion trains, is restored from its checkpoint and samples; --sigma with --noise is a usage error", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "udm-blurring-"));
+  let errors = "";
+  const [log, write] = [console.log, process.stderr.write.bind(process.stderr)];
+  console.log = () => {};
+  process.stderr.write = ((s: string) => ((errors += s), true)) as typeof process.stderr.write;
+  try {
+    const run = join(dir, "run");
+    assert.equal(await main(["train", "--data", "mnist", "--process", "heat", "--noise", "cosine", "--loss", "mse", "--train-rows", "32", "--steps", "2", "--batch-size", "4", "--channels", "4,8", "--attention", "false", "--quiet", "--out", run]), 0);
+    const ckpt = JSON.parse(readFileSync(join(run, "checkpoint", "config.json"), "utf8")) as { process: string };
+    assert.equal(ckpt.process, "heat(noise=cosine)");
+    assert.equal(await main(["sample", "--checkpoint", run, "-n", "2", "--steps", "3", "--format", "json", "--out", join(dir, "s")]), 0);
+    assert.ok(existsSync(join(dir, "s", "samples.json")));
+    assert.equal(await main(["train", "--data", "mnist", "--process", "blur", "--noise", "cosine", "--sigma", "0.05", "--train-rows", "32", "--steps", "1", "--out", join(dir, "bad")]), 2);
+    assert.match(errors, /--sigma and --noise cosine both set the noise of blur/);
+  } finally {
+    console.log = log;
+    process.stderr.write = write;
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

@@ -1,7 +1,8 @@
 import { defineProcess, marginalPrior, timeAt, type Process, type Time } from "../core/process.js";
 import type { Rng } from "../core/rng.js";
+import type { NoiseSchedule } from "../core/schedule.js";
 import { gatherBatch, tensor, type Tensor } from "../core/tensor.js";
-import { gaussianKernel, gaussianNoise } from "./gaussian.js";
+import { gaussianKernel, gaussianNoise, rowwise } from "./gaussian.js";
 
 /**
  * Blur processes (DESIGN.md section 3, "Blur"): F_t(x0, eps) = B_t(x0) + sigma eps
@@ -15,6 +16,12 @@ import { gaussianKernel, gaussianNoise } from "./gaussian.js";
  * sigma = 0 (pure Cold Diffusion) has no posterior noise, so sigma must be
  * positive; "cold" uses a tiny sigma (the r = 0 step does not depend on it,
  * sigma cancels), "hot" a visible one that also gives sample diversity.
+ *
+ * With a noise schedule instead of sigma (blurring diffusion, Hoogeboom &
+ * Salimans 2023), F_t(x0, eps) = a(t) B_t(x0) + b(t) eps: the Gaussian
+ * process with a blur on its signal, so x_1 is noise (a VP schedule) and
+ * the diversity comes from it rather than from a small sigma; posterior
+ * noise (x_t - a(t) B_t(x0)) / b(t).
  */
 export const COLD_SIGMA = 1e-3;
 export const HOT_SIGMA = 0.05;
@@ -118,31 +125,33 @@ export function gaussianBlurOperator(opts: { sMax?: number; s0?: number } = {}):
 export interface BlurOptions {
   /** Noise std added after the blur (default COLD_SIGMA). */
   sigma?: number;
+  /** A noise schedule in place of sigma: F_t = a(t) B_t(x0) + b(t) eps. */
+  noiseSchedule?: NoiseSchedule;
   /** Training images [N, C, H, W]: the prior draws F_1 of random rows (exact p(x_1)). */
   data?: Tensor;
 }
 
 export interface BlurProcess extends Process<Tensor, Tensor> {
   readonly operator: SeparableBlur;
+  /** The constant noise std (when there is no noise schedule). */
   readonly sigma: number;
+  readonly noiseSchedule?: NoiseSchedule;
   /** B_t(x0) without noise. */
   blur(x0: Tensor, t: Time): Tensor;
 }
 
 /** A blur process from any separable linear operator (the Gaussian blur here, heat dissipation in heat.ts). */
 export function blurLikeProcess(name: string, op: SeparableBlur, opts: BlurOptions = {}): BlurProcess {
+  const { noiseSchedule: noise, data } = opts;
+  if (noise && opts.sigma !== undefined) throw new Error(`${name}: give sigma or a noise schedule, not both`);
   const sigma = opts.sigma ?? COLD_SIGMA;
   if (!(sigma > 0 && Number.isFinite(sigma))) {
     throw new Error(`${name}: sigma must be a positive number (use a tiny one, e.g. ${COLD_SIGMA}, for cold diffusion), got ${sigma}`);
   }
+  // x_t = a B_t(x0) + b eps: a = 1, b = sigma without a schedule.
+  const scales = (t: number): [number, number] => (noise ? [noise.a(t), noise.b(t)] : [1, sigma]);
   const blur = (x0: Tensor, t: Time) => applyBlur(op, x0, t);
-  const forward = (x0: Tensor, t: Time, eps: Tensor): Tensor => {
-    const b = blur(x0, t);
-    const out = b.data;
-    for (let i = 0; i < out.length; i++) out[i] += sigma * eps.data[i];
-    return b;
-  };
-  const data = opts.data;
+  const forward = (x0: Tensor, t: Time, eps: Tensor): Tensor => rowwise(blur(x0, t), eps, t, scales);
   const prior = data
     ? marginalPrior<Tensor, Tensor>(
         { noise: gaussianNoise, forward },
@@ -154,16 +163,15 @@ export function blurLikeProcess(name: string, op: SeparableBlur, opts: BlurOptio
       };
   return {
     ...defineProcess<Tensor, Tensor>({
-      name: `${name}(sigma=${sigma})`,
+      name: noise ? `${name}(noise=${noise.name})` : `${name}(sigma=${sigma})`,
       time: { kind: "continuous" },
       noise: gaussianNoise,
       forward,
-      posteriorNoise: (x0, xt, t) => {
-        const b = blur(x0, t);
-        const out = new Float32Array(xt.data.length);
-        for (let i = 0; i < out.length; i++) out[i] = (xt.data[i] - b.data[i]) / sigma;
-        return tensor(xt.shape, out);
-      },
+      posteriorNoise: (x0, xt, t) =>
+        rowwise(xt, blur(x0, t), t, (s) => {
+          const [a, b] = scales(s);
+          return [1 / b, -a / b];
+        }),
       kernel: gaussianKernel,
       prior: (shape: readonly number[], rng: Rng) => {
         if (data && shape.slice(1).join() !== data.shape.slice(1).join()) {
@@ -174,6 +182,7 @@ export function blurLikeProcess(name: string, op: SeparableBlur, opts: BlurOptio
     }),
     operator: op,
     sigma,
+    ...(noise ? { noiseSchedule: noise } : {}),
     blur,
   };
 }
