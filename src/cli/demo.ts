@@ -21,7 +21,7 @@ const DEMO_STEPS = 2500;
  * steps), no likelihood; measured to draw recognisable digits in under 10
  * minutes on 2 cores (README). Flags given by the user win.
  */
-const IMAGE_DEMO = { maxSeconds: 300, batchSize: 64, count: 64, sampleSteps: 50, presets: ["ddim", "ddpm"] };
+const IMAGE_DEMO = { maxSeconds: 480, batchSize: 64, count: 64, sampleSteps: 50, presets: ["ddim", "ddpm"] };
 
 /** The demo's sampling options; training options are train's (trainFlags), with the demo's defaults. */
 const demoSchema = z.object({
@@ -143,7 +143,7 @@ async function demo(s: Setup, run: TrainRun, o: z.output<typeof demoSchema>, t0:
   say(`wrote ${join(run.out, "report.html")} and metrics.json (total ${seconds.toFixed(1)} s)`);
 }
 
-/** "2500 steps", or "up to 300 s of training" when the time budget is what ends it (image data). */
+/** "2500 steps", or "up to 480 s of training" when the time budget is what ends it (image data). */
 function budget(run: TrainRun): string {
   return run.maxSeconds !== undefined && run.steps >= 1_000_000 ? `up to ${run.maxSeconds} s of training` : `${run.steps} steps`;
 }
