@@ -7,7 +7,7 @@ import { Rng } from "../src/core/rng.js";
 import { sample } from "../src/core/sampler.js";
 import { cosine } from "../src/core/schedule.js";
 import { gatherBatch, tensor, type Tensor } from "../src/core/tensor.js";
-import { chiSquareTest } from "../src/oracles/enumerable.js";
+import { chiSquareTest, stringAt } from "../src/oracles/enumerable.js";
 import { imageCounts, sampleImages, testImages } from "../src/oracles/images.js";
 import { blurProcess, type BlurProcess } from "../src/processes/blur.js";
 import { heatProcess } from "../src/processes/heat.js";
@@ -23,19 +23,10 @@ const N = 3000;
 const schedule = cosine();
 
 /** All 81 images, in the enumeration's order. */
-const atoms: Tensor = (() => {
-  const L = E.dist.L;
-  const n = E.dist.probs.length;
-  const data = new Float32Array(n * L);
-  for (let i = 0; i < n; i++) {
-    let k = i;
-    for (let j = L - 1; j >= 0; j--) {
-      data[i * L + j] = levelValue(k % E.levels, E.levels);
-      k = Math.floor(k / E.levels);
-    }
-  }
-  return tensor([n, ...E.shape], data);
-})();
+const atoms: Tensor = tensor(
+  [E.dist.probs.length, ...E.shape],
+  Array.from({ length: E.dist.probs.length }, (_, i) => stringAt(E.levels, E.dist.L, i).map((k) => levelValue(k, E.levels))).flat(),
+);
 
 /** q(x0 | x_t) exactly: p(i) N(x_t; a(t) B_t(x_i), b(t)^2 I), normalised over the 81 images; x0_hat is a draw. */
 function exactPosterior(process: BlurProcess): Denoiser {
@@ -43,7 +34,7 @@ function exactPosterior(process: BlurProcess): Denoiser {
     sample(xt: Tensor, t: number, rng: Rng): Tensor {
       const n = atoms.shape[0];
       const L = E.dist.L;
-      const means = process.forward(atoms, t, tensor(atoms.shape, new Float32Array(atoms.data.length))); // a B_t x_i
+      const means = process.forward(atoms, t, tensor(atoms.shape)); // a B_t x_i (zero noise)
       const b = process.noiseSchedule ? process.noiseSchedule.b(t) : process.sigma;
       const picks: number[] = [];
       const logw = new Float64Array(n);

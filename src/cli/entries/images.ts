@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { sliceBatch, type Tensor } from "../../core/tensor.js";
-import { destruction, scheduleByName } from "../../core/schedule.js";
+import { destruction, scheduleByName, type ScheduleName } from "../../core/schedule.js";
 import { fashionMnist, mnist, type ImageDataset } from "../../data/mnist.js";
 import { pngFolder } from "../../data/png-folder.js";
 import { imageX0Denoiser, maskDenoiser, maskLevelsDenoiser } from "../../images/denoisers.js";
@@ -119,7 +119,7 @@ function blurEntry(name: "blur" | "heat", description: string) {
       { key: "loss", flag: "--loss <name>", description: "l1 (Laplace q, Cold Diffusion) or mse on x0 (default l1)" },
     ],
     options: z.object({ sigma: positive().optional(), noise: choice(["none", "cosine", "linear-beta", "log-snr"]).default("none"), loss: choice(["l1", "mse"]).default("l1") }),
-    build(o: { sigma?: number; noise: "none" | "cosine" | "linear-beta" | "log-snr"; loss: "l1" | "mse" }, data): ProcessSetup {
+    build(o: { sigma?: number; noise: "none" | Exclude<ScheduleName, "ve">; loss: "l1" | "mse" }, data): ProcessSetup {
       if (o.noise !== "none" && o.sigma !== undefined) throw new UsageError(`--sigma and --noise ${o.noise} both set the noise of ${name}: give one`);
       const noise = o.noise === "none" ? { sigma: o.sigma ?? COLD_SIGMA } : { noiseSchedule: scheduleByName(o.noise) };
       const process = (name === "blur" ? blurProcess : heatProcess)({ ...noise, data: data.train });

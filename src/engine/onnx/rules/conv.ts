@@ -95,9 +95,11 @@ function nchwcFits(block: number, xs: readonly Dim[], ws: readonly Dim[]): boole
   if (block <= 1 || xs.length !== 4 || ws.slice(1).some(isSym) || isSym(ws[0])) return false;
   const [C, Co] = [ws[1] as number, ws[0] as number];
   if (C % 4 !== 0 || Co % 4 !== 0) return false;
-  const up = (c: number) => Math.ceil(c / block) * block;
-  return (up(C) * up(Co)) / (C * Co) <= 1.35;
+  return (wholeBlocks(C, block) * wholeBlocks(Co, block)) / (C * Co) <= 1.35;
 }
+
+/** c channels rounded up to whole blocks. */
+const wholeBlocks = (c: number, block: number) => Math.ceil(c / block) * block;
 
 /**
  * The conv on ONNX Runtime's NCHWc kernels: x reordered to blocks of `block`
@@ -107,8 +109,7 @@ function nchwcFits(block: number, xs: readonly Dim[], ws: readonly Dim[]): boole
  */
 function nchwcConv(cx: Lowering, x: Value, w: Value, block: number, attrs: Record<string, number[] | number>): string {
   const [Co, C, kh, kw] = w.shape as number[];
-  const up = (c: number) => Math.ceil(c / block) * block;
-  const [Cp, Cop] = [up(C), up(Co)];
+  const [Cp, Cop] = [wholeBlocks(C, block), wholeBlocks(Co, block)];
   const padded = Cp === C && Cop === Co ? w.name : cx.op("Pad", [w.name, cx.g.ints([0, 0, 0, 0, Cop - Co, Cp - C, 0, 0])]);
   const blocks = cx.op("Reshape", [padded, cx.g.ints([Cop / block, block, Cp / block, block, kh, kw])]);
   const oihwbibo = cx.op("Reshape", [cx.op("Transpose", [blocks], { perm: [0, 2, 4, 5, 3, 1] }), cx.g.ints([Cop, Cp, kh, kw])]);
