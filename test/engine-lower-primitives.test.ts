@@ -155,8 +155,12 @@ test("the UNet's channels-first group norm and its gradient are fused (closed-fo
   const [s, b, x, r] = [randn([4], rng), randn([4], rng), randn([3, 4, 5, 6], rng, 2).add(1), randn([3, 4, 5, 6], rng)];
   const loss = (s: JArray, b: JArray, x: JArray, r: JArray) => np.sum(gn(x, s, b).mul(r));
   const f = (s: JArray, b: JArray, x: JArray, r: JArray) => [gn(x.ref, s.ref, b.ref), ...(grad(loss, { argnums: [0, 1, 2] } as never)(s, b, x, r) as JArray[])];
-  // Two means in each of: the call, the fused primal, its fused gradient (jax-js's mean is a sum and a mul).
-  assert.equal(ops(f, [s, b, x, r]).get("ReduceMean"), 6);
+  // One LayerNormalization (standardising each group) in each of the call and the fused primal; the
+  // fused gradient has none and no means: per-channel sums and a BatchNormalization affine map.
+  const counts = ops(f, [s, b, x, r]);
+  assert.equal(counts.get("LayerNormalization"), 2);
+  assert.equal(counts.get("BatchNormalization"), 3);
+  assert.equal(counts.get("ReduceMean"), undefined);
   await check("group norm fused", f, [s, b, x, r], ["jit"]);
   const userNorm = jit(function groupNorm(x: JArray, s: JArray, b: JArray) {
     return x.mul(s.reshape([4, 1, 1])).add(b.reshape([4, 1, 1]));
@@ -207,6 +211,14 @@ test("reductions over one and several axes, keepdims, over a broadcast axis, on 
   await check("reduce float", f, [randn([3, 4, 5], rng), randn([3], rng)], ["reduce", "broadcast"]);
   const g = (i: JArray, b: JArray) => [np.sum(i.ref, [0, 1]), np.max(i.ref, 0), np.min(i, 1), np.any(b.ref, 1), np.all(b, 0)];
   await check("reduce int/bool", g, [ints([4, 5], -50, 50), bools([4, 5])], ["reduce"], 0);
+  // Sums over the blocks of an image (a 2x2 mean pool, 2x3 blocks, and the gradient of nearest upsampling) are AveragePool.
+  const blocks = (x: JArray, y: JArray, r: JArray) => [
+    np.mean(x.ref.reshape([4, 3, 8, 2, 10, 2]), [3, 5]), np.sum(x.reshape([4, 3, 8, 2, 5, 4]), [5, 3]),
+    grad((y: JArray) => np.sum(np.broadcastTo(y.reshape([4, 3, 8, 1, 10, 1]), [4, 3, 8, 2, 10, 2]).reshape([4, 3, 16, 20]).mul(r)))(y),
+  ];
+  const bargs = [randn([4, 3, 16, 20], rng), randn([4, 3, 8, 10], rng), randn([4, 3, 16, 20], rng)];
+  assert.equal(ops(blocks, bargs).get("AveragePool"), 3);
+  await check("block sums", blocks, bargs, ["reduce"]);
 });
 
 test("dot: matrix, batched, broadcast batch, vector, int32, and a broadcast operand that stays lazy", async () => {
@@ -280,12 +292,18 @@ test("conv: strides, padding (also negative), dilations, groups, 1-D, and the gr
 
 test("weight gradients over large images (a conv whose kernel is the output gradient) are one Gemm per kernel offset and equal jax-js", async () => {
   // Cin < Cout shifts the input per kernel offset, Cin > Cout the output
-  // gradient; asymmetric padding moves the offsets.
-  for (const [cin, cout, pad] of [[2, 5, [[1, 1], [1, 1]]], [5, 2, [[1, 2], [0, 1]]]] as [number, number, [number, number][]][]) {
+  // gradient; asymmetric padding moves the offsets. 12 x 10 images take the
+  // pixels-first layout, 16 x 15 the channels-first one.
+  for (const [cin, cout, pad, [H, W]] of [
+    [2, 5, [[1, 1], [1, 1]], [12, 10]],
+    [5, 2, [[1, 2], [0, 1]], [12, 10]],
+    [2, 5, [[1, 1], [1, 1]], [16, 15]],
+    [5, 2, [[1, 2], [0, 1]], [16, 15]],
+  ] as [number, number, [number, number][], number[]][]) {
     const loss = (w: JArray, x: JArray, r: JArray) => np.sum(np.tanh(lax.convGeneralDilated(x, w, [1, 1], pad)).mul(r));
-    const x = randn([3, cin, 12, 10], rng);
+    const x = randn([3, cin, H, W], rng);
     const w = randn([cout, cin, 3, 3], rng);
-    const r = randn([3, cout, 12 + pad[0][0] + pad[0][1] - 2, 10 + pad[1][0] + pad[1][1] - 2], rng);
+    const r = randn([3, cout, H + pad[0][0] + pad[0][1] - 2, W + pad[1][0] + pad[1][1] - 2], rng);
     const wg = (w: JArray, x: JArray, r: JArray) => grad(loss)(w, x, r);
     const { closed } = traceJaxpr(wg, tree.ref([w, x, r] as never) as unknown[]);
     const convs = opCounts(lowerJaxpr(closed).model).get("Conv");
@@ -310,6 +328,32 @@ test("convs whose channels fit ONNX Runtime's NCHWc blocks run on its blocked ke
     // The forward (traced twice: the loss and inside grad) and the input gradient (a conv of the output gradient with the flipped kernel); the weight gradient (its channels are the batch, 3) stays a Conv.
     if (block) assert.equal(counts.get("com.microsoft.nchwc.Conv") ?? 0, taken, `${cin} -> ${cout} at block ${block}`);
     await check(`NCHWc conv ${cin} -> ${cout}`, f, [x, w, r], ["conv"], 5e-5); // the loss sums ~7k terms in another order
+  }
+});
+
+test("a per-channel bias added to a conv output is the conv's bias input (Conv and NCHWc, padded blocks, under grad), unless the output is also used elsewhere", async () => {
+  const block = await nchwcBlockSize();
+  for (const [cin, cout] of [[3, 5], [32, 32], [28, 28]]) {
+    const conv = (x: JArray, w: JArray) => lax.convGeneralDilated(x, w, [1, 1], [[1, 1], [1, 1]]);
+    const biased = (x: JArray, w: JArray, b: JArray) => conv(x, w).add(b.reshape([cout, 1, 1]));
+    const loss = (x: JArray, w: JArray, b: JArray, r: JArray) => np.sum(np.tanh(biased(x, w, b)).mul(r));
+    const f = (x: JArray, w: JArray, b: JArray, r: JArray) => [biased(x.ref, w.ref, b.ref), ...(grad(loss, { argnums: [0, 1, 2] } as never)(x, w, b, r) as JArray[])];
+    // The conv output is read twice: its bias stays an Add.
+    const shared = (x: JArray, w: JArray, b: JArray) => {
+      const y = conv(x, w);
+      return [y.ref.add(b.reshape([cout, 1, 1])), y.mul(2)];
+    };
+    const args = [randn([3, cin, 9, 8], rng), randn([cout, cin, 3, 3], rng), randn([cout], rng), randn([3, cout, 9, 8], rng)];
+    const count = (fn: (...a: any[]) => any, a: unknown[]) => {
+      const { closed } = traceJaxpr(fn, tree.ref(a as never) as unknown[]);
+      const c = opCounts(lowerJaxpr(closed, { tuning: { nchwcBlock: block } }).model);
+      closed.dispose();
+      return c;
+    };
+    assert.equal(count(f, args).get("Add") ?? 0, 0, `${cin} -> ${cout}: the bias adds are the convs' inputs`);
+    assert.equal(count(shared, args.slice(0, 3)).get("Add"), 1, `${cin} -> ${cout}: a shared conv output keeps its Add`);
+    await check(`conv + bias ${cin} -> ${cout}`, f, args, ["conv"], 5e-5);
+    await check(`shared conv + bias ${cin} -> ${cout}`, shared, args.slice(0, 3), ["conv"]);
   }
 });
 

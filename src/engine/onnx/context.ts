@@ -55,7 +55,17 @@ export interface Tuning {
   nchwcBlock?: number;
 }
 
+/** A Conv (or NCHWc Conv) output that has no bias yet: its node's output, channels, and the padded channel count. */
+export interface BiasSlot {
+  node: string;
+  channels: number;
+  padded: number;
+}
+
 export class Lowering {
+  /** Conv outputs, by ONNX name, whose node can still take a bias (conv.ts; folded by lower.ts). */
+  readonly biasSlots = new Map<string, BiasSlot>();
+
   constructor(
     readonly g: GraphBuilder,
     readonly tuning: Tuning = {},

@@ -174,22 +174,46 @@ const library: Record<string, Fused> = {
       return { y, saved: { xhat, rstd, scale } };
     },
     transpose: (cx, { xhat, rstd, scale }, ct0, [dxOut, dscaleOut, dshiftOut]) => {
+      // With S1 = sum ct and S2 = sum ct xhat per image and channel (over
+      // the pixels), every group mean is a small sum over its channels:
+      //   mean(g) = sum_c scale_c S1 / n,  mean(g xhat) = sum_c scale_c S2 / n,
+      //   dx = ct (rstd scale_c) + xhat (-rstd mean(g xhat)) - rstd mean(g),
+      // three passes over the image (a Mul, an Add and a per-(image, channel)
+      // affine map as BatchNormalization) besides the two sums.
       const ct = cx.materialize(ct0);
       const shape = ct.shape;
-      const reduced = cx.g.ints([0, ...shape.slice(2).map((_, i) => i + 2)]);
-      const sum = (v: string, out: Out) => cx.full(cx.op("ReduceSum", [v, reduced], { keepdims: 0 }), out.shape, "float32");
-      const xhatC = cx.reshapeTensor(xhat.name, xhat.onnx, shape);
-      const g = cx.reshapeTensor(cx.op("Mul", [ct.name, scale.name]), shape, xhat.onnx);
-      const dx = cx.reshapeTensor(standardizeGrad(cx, g, xhat.name, rstd.name), xhat.onnx, shape);
-      return [cx.full(dx, dxOut.shape, "float32"), sum(cx.op("Mul", [ct.name, xhatC]), dscaleOut), sum(ct.name, dshiftOut)];
+      const [B, C] = shape;
+      const G = rstd.shape[1] as number;
+      const cg = (C as number) / G;
+      const n = (dimProd(shape.slice(1) as Dim[]) as number) / G;
+      const flat: Dim[] = [B, C, dimProd(shape.slice(2) as Dim[])];
+      const ctf = cx.reshapeTensor(ct.name, shape, flat);
+      const xhatf = cx.reshapeTensor(xhat.name, shape, flat);
+      const last = cx.g.ints([-1]);
+      const S1 = cx.op("ReduceSum", [ctf, last], { keepdims: 0 });
+      const S2 = cx.op("ReduceSum", [cx.op("Mul", [ctf, xhatf]), last], { keepdims: 0 });
+      const batchSum = (v: string, out: Out) => cx.full(cx.op("ReduceSum", [v, cx.g.ints([0])], { keepdims: 0 }), out.shape, "float32");
+      const scaleG = cx.reshapeTensor(scale.name, [C], [G, cg]);
+      const groupMean = (S: string) => cx.op("Mul", [cx.op("ReduceSum", [cx.op("Mul", [cx.reshapeTensor(S, [B, C], [B, G, cg]), scaleG]), last], { keepdims: 1 }), scalar(cx, 1 / n)]);
+      const negRstd = cx.op("Neg", [rstd.name]); // [B, G, 1]
+      const perImage = (v: string) => cx.reshapeTensor(cx.op("Expand", [v, cx.g.dims([B, G, cg])]), [B, G, cg], [B, C]);
+      const A = cx.reshapeTensor(cx.op("Mul", [rstd.name, scaleG]), [B, G, cg], [B, C]);
+      const K = perImage(cx.op("Mul", [negRstd, groupMean(S2)]));
+      const bias = perImage(cx.op("Mul", [negRstd, groupMean(S1)]));
+      const affine = perChannelAffine(cx, ctf, flat, A, bias);
+      const dx = cx.op("Add", [affine, cx.op("Mul", [xhatf, cx.reshapeTensor(K, [B, C], [B, C, 1])])]);
+      return [cx.full(cx.reshapeTensor(dx, flat, shape), dxOut.shape, "float32"), batchSum(S2, dscaleOut), batchSum(S1, dshiftOut)];
     },
   },
 };
 
 /**
  * Group norm of channels-first x [B, C, ..]: each group [B, G, C/G pixels]
- * normalised (xhat, and 1/std [B, G, 1]), then y = xhat scale + shift per
- * channel. `scale` is returned shaped [C, 1, ..].
+ * standardised by ONNX LayerNormalization (which also returns 1/std [B, G,
+ * 1]; it accumulates in double, two reads and one write where the traced
+ * form took seven passes), then y = xhat scale + shift per channel in one
+ * pass (BatchNormalization with mean 0 and variance 1). `scale` is returned
+ * as the [C] vector.
  */
 function normalize(cx: Lowering, [x0, scale0, shift0]: Value[], out: Out, groups: number) {
   const x = cx.materialize(x0);
@@ -197,18 +221,33 @@ function normalize(cx: Lowering, [x0, scale0, shift0]: Value[], out: Out, groups
   const n = dimProd(shape.slice(1) as Dim[]);
   if (typeof n !== "number") throw new Error("onnx lowering: internal: group norm over batch-dependent axes");
   const grouped: Dim[] = [shape[0], groups, n / groups];
-  const perChannel = [shape[1], ...shape.slice(2).map(() => 1)];
-  // (ONNX Runtime's LayerNormalization takes ~5x as long as these passes.)
-  const { xhat, rstd } = standardize(cx, cx.reshapeTensor(x.name, x.onnx, grouped));
-  const scale = cx.full(cx.reshapeTensor(cx.materialize(scale0).name, [shape[1]], perChannel), perChannel, "float32");
-  const shift = cx.reshapeTensor(cx.materialize(shift0).name, [shape[1]], perChannel);
-  const y = cx.op("Add", [cx.op("Mul", [cx.reshapeTensor(xhat, grouped, shape), scale.name]), shift]);
+  const C = shape[1] as number;
+  const fill = (k: number, v: number) => cx.g.constant("float32", [k], new Float32Array(k).fill(v));
+  const xg = cx.reshapeTensor(x.name, x.onnx, grouped);
+  const [xhatG, , rstd] = cx.g.node("LayerNormalization", [xg, fill(n / groups, 1), fill(n / groups, 0)], { axis: -1, epsilon: { f: 1e-5 } }, 3);
+  const xhat = cx.reshapeTensor(xhatG, grouped, shape);
+  const scale = cx.materialize(scale0);
+  const shift = cx.materialize(shift0);
+  const y = cx.op("BatchNormalization", [xhat, scale.name, shift.name, fill(C, 0), fill(C, 1)], { epsilon: { f: 0 } });
   return {
     y: cx.full(y, out.shape, "float32"),
-    xhat: cx.full(xhat, grouped, "float32"),
+    xhat: cx.full(xhat, shape, "float32"),
     rstd: cx.full(rstd, [shape[0], groups, 1], "float32"),
     scale,
   };
+}
+
+/**
+ * v [B, C, P] times a [B, C] plus b [B, C], one coefficient pair per image
+ * and channel, in one pass: BatchNormalization over B C channels (mean 0,
+ * variance 1, epsilon 0).
+ */
+function perChannelAffine(cx: Lowering, v: string, shape: Dim[], a: string, b: string): string {
+  const [B, C, P] = shape;
+  const rows: Dim[] = [dimProd([B, C])];
+  const fill = (value: number) => cx.op("Expand", [scalar(cx, value), cx.g.dims(rows)]);
+  const bn = cx.op("BatchNormalization", [cx.reshapeTensor(v, shape, [1, rows[0], P]), cx.reshapeTensor(a, [B, C], rows), cx.reshapeTensor(b, [B, C], rows), fill(0), fill(1)], { epsilon: { f: 0 } });
+  return cx.reshapeTensor(bn, [1, rows[0], P], shape);
 }
 
 /**

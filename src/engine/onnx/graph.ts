@@ -191,6 +191,13 @@ export class GraphBuilder {
     this.renames.set(from, to);
   }
 
+  /** Give the node that outputs `output` one more input (e.g. a Conv its bias). */
+  appendInput(output: string, input: string): void {
+    const node = this.nodes.find((n) => n.output.includes(output));
+    if (!node) throw new Error(`onnx lowering: internal: no node outputs ${output}`);
+    node.input.push(input);
+  }
+
   /** Is `name` the output of some node (not a graph input or an initializer)? */
   isNodeOutput(name: string): boolean {
     return this.nodeOutputs.has(name);

@@ -1,8 +1,8 @@
 import type { ClosedJaxpr, Jaxpr } from "@jax-js/jax";
-import { isSym } from "./dims.js";
+import { dimEq, isSym, shapeEq, type Dim } from "./dims.js";
 import { GraphBuilder, type DType } from "./graph.js";
-import { Lowering, type Rule, type Tuning, type Value } from "./context.js";
-import { fuseJit, usesOf, type Saved } from "./fuse.js";
+import { Lowering, type BiasSlot, type Rule, type Tuning, type Value } from "./context.js";
+import { fuseJit, usesOf, type Saved, type Uses } from "./fuse.js";
 import { batchProgram, isLit, staticProgram, subJaxpr, type Program } from "./program.js";
 import { convRules } from "./rules/conv.js";
 import { dotRules } from "./rules/dot.js";
@@ -66,6 +66,31 @@ type Atom = Jaxpr["outs"][number];
 type Eqn = Jaxpr["eqns"][number];
 
 /**
+ * conv(x, w) + b, with b [C] broadcast along the channel axis of a conv
+ * output used nowhere else, as the conv's own bias input: ONNX Runtime then
+ * adds it while writing the output instead of in a pass of its own (its
+ * graph optimiser only folds a constant bias). Undefined: not that pattern.
+ */
+function foldBias(cx: Lowering, eqn: Eqn, ins: Value[], outShape: readonly Dim[], uses: Uses, convs: Map<Var, BiasSlot>): Value[] | undefined {
+  for (const k of [0, 1]) {
+    const conv = ins[k];
+    const slot = convs.get(eqn.inputs[k] as Var);
+    const bias = ins[1 - k];
+    if (!slot || uses.get(eqn.inputs[k] as Var)?.length !== 1 || bias.dtype !== "float32" || conv.dtype !== "float32") continue;
+    // The bias is [C, 1, ..] or [1, C, 1, ..] in ONNX (right-aligned, as add broadcasts): one value per channel.
+    const aligned = [...new Array<Dim>(Math.max(0, conv.shape.length - bias.onnx.length)).fill(1), ...bias.onnx];
+    if (aligned.length !== conv.shape.length || !aligned.every((d, a) => dimEq(d, a === 1 ? slot.channels : 1))) continue;
+    if (!shapeEq(conv.shape, outShape) || cx.lazyAxes(conv).length) continue;
+    let b = cx.reshapeTensor(bias.name, bias.onnx, [slot.channels]);
+    if (slot.padded > slot.channels) b = cx.op("Pad", [b, cx.g.ints([0, slot.padded - slot.channels])]);
+    cx.g.appendInput(slot.node, b);
+    convs.delete(eqn.inputs[k] as Var);
+    return [conv];
+  }
+  return undefined;
+}
+
+/**
  * The dtype a weakly typed literal input k of `eqn` stands for: jax-js
  * traces `x.mul(2)` on int32 x as `mul x 2.0:float32(weak)`.
  */
@@ -116,6 +141,7 @@ export function lowerProgram(program: Program, opts: Pick<LowerOptions, "inputNa
   const lowerBody = (body: Jaxpr, env: Map<Var, Value>, where: string): void => {
     const uses = usesOf(body);
     const fused = new Map<Var, Saved>();
+    const convs = new Map<Var, BiasSlot>();
     body.eqns.forEach((eqn, i) => {
       const here = `equation ${i}${where}`;
       const outs = eqn.outBinders.map((v) => ({ shape: program.varShape(v), dtype: v.aval.dtype as DType }));
@@ -129,12 +155,16 @@ export function lowerProgram(program: Program, opts: Pick<LowerOptions, "inputNa
           lowerBody(sub, inner, ` of ${eqn.params.name} in ${here}`);
           values = sub.outs.map((a) => read(inner, a));
         }
+      } else if (eqn.primitive === "add" && (values = foldBias(cx, eqn, ins, outs[0].shape, uses, convs))) {
+        // The add is the conv's bias input.
       } else {
         const rule = rules[eqn.primitive];
         const context = () => `(in ${here}: ${eqn.toString().replace(/\s+/g, " ").trim()})`;
         if (!rule) throw new Error(`onnx lowering: primitive "${eqn.primitive}" is not supported ${context()}`);
         try {
           values = rule(cx, ins, program.params(eqn), outs);
+          const slot = eqn.primitive === "conv" ? cx.biasSlots.get(values[0].name) : undefined;
+          if (slot) convs.set(eqn.outBinders[0], slot);
         } catch (e) {
           const msg = (e as Error).message;
           throw new Error(msg.includes("(in equation") ? msg : `${msg} ${context()}`);
