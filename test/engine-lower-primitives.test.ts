@@ -292,13 +292,14 @@ test("conv: strides, padding (also negative), dilations, groups, 1-D, and the gr
 
 test("weight gradients over large images (a conv whose kernel is the output gradient) are one Gemm per kernel offset and equal jax-js", async () => {
   // Cin < Cout shifts the input per kernel offset, Cin > Cout the output
-  // gradient; asymmetric padding moves the offsets. 12 x 10 images take the
-  // pixels-first layout, 16 x 15 the channels-first one.
+  // gradient; asymmetric padding moves the offsets. Small operands take the
+  // pixels-first layout, those over 2 MiB (40 channels x 3 images x 68 x 68)
+  // the channels-first one.
   for (const [cin, cout, pad, [H, W]] of [
     [2, 5, [[1, 1], [1, 1]], [12, 10]],
     [5, 2, [[1, 2], [0, 1]], [12, 10]],
-    [2, 5, [[1, 1], [1, 1]], [16, 15]],
-    [5, 2, [[1, 2], [0, 1]], [16, 15]],
+    [2, 40, [[1, 1], [1, 1]], [68, 68]],
+    [40, 2, [[1, 2], [0, 1]], [68, 68]],
   ] as [number, number, [number, number][], number[]][]) {
     const loss = (w: JArray, x: JArray, r: JArray) => np.sum(np.tanh(lax.convGeneralDilated(x, w, [1, 1], pad)).mul(r));
     const x = randn([3, cin, H, W], rng);
@@ -309,7 +310,7 @@ test("weight gradients over large images (a conv whose kernel is the output grad
     const convs = opCounts(lowerJaxpr(closed).model).get("Conv");
     closed.dispose();
     assert.equal(convs, 1, `${cin} -> ${cout}: only the forward is a Conv`);
-    await check(`weight gradient ${cin} -> ${cout}`, wg, [w, x, r], ["conv"]);
+    await check(`weight gradient ${cin} -> ${cout} on ${H} x ${W}`, wg, [w, x, r], ["conv"]);
   }
 });
 

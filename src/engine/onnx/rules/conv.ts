@@ -203,11 +203,12 @@ function largeKernel(cx: Lowering, lhs0: Value, rhs0: Value, p: ConvParams, outS
   const [O, , ...K] = rhs0.shape as number[];
   const So = outShape.slice(2) as number[];
   const lo = p.padding.map(([l]) => l);
-  // On small images the pixels go before c ([n, h, w, c]): a shifted window
-  // then copies rows of w c floats rather than of w (7x7 and 14x14 levels:
-  // weight gradients 1.2-1.9x faster); on large ones that transpose costs
-  // more than it saves.
-  const pixelsFirst = S[0] * S[1] <= PIXELS_FIRST_MAX;
+  // On small images or operands the pixels go before c ([n, h, w, c]): a
+  // shifted window then copies rows of w c floats rather than of w (weight
+  // gradients at 7x7 and 14x14 1.2-1.9x faster, 8 -> 8 channels at 28x28
+  // 1.1x); on large ones (28 -> 28 channels at 28x28, batch 64) that
+  // transpose costs more than it saves.
+  const pixelsFirst = S[0] * S[1] <= PIXELS_FIRST_MAX || Math.max(N, O) * C * S[0] * S[1] <= SMALL_OPERAND;
   const layout = (v: Value) => (pixelsFirst ? cx.transpose(v, [0, 2, 3, 1]) : v);
   const [lhs, rhs] = [layout(lhs0), layout(rhs0)];
   const spatial = pixelsFirst ? [1, 2] : [2, 3];
@@ -234,5 +235,6 @@ function largeKernel(cx: Lowering, lhs0: Value, rhs0: Value, p: ConvParams, outS
   return cx.full(cx.reshapeTensor(y, [N, O, So[0] * So[1]], [N, O, So[0], So[1]]), outShape, lhs.dtype);
 }
 
-/** Images of at most this many pixels take largeKernel's pixels-first layout (measured: 14x14 gains, 28x28 loses). */
+/** largeKernel's pixels-first layout: images of at most this many pixels, or operands of at most this many floats (2 MiB). */
 const PIXELS_FIRST_MAX = 196;
+const SMALL_OPERAND = 1 << 19;
