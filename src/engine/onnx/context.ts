@@ -65,6 +65,8 @@ export interface BiasSlot {
 export class Lowering {
   /** Conv outputs, by ONNX name, whose node can still take a bias (conv.ts; folded by lower.ts). */
   readonly biasSlots = new Map<string, BiasSlot>();
+  /** Outputs of reshapeTensor: the tensor and shape they were reshaped from. */
+  private readonly reshaped = new Map<string, { src: string; dims: readonly Dim[] }>();
 
   constructor(
     readonly g: GraphBuilder,
@@ -130,8 +132,27 @@ export class Lowering {
 
   transpose(v: Value, perm: readonly number[]): Value {
     if (perm.every((p, i) => p === i)) return v;
-    const name = this.op("Transpose", [v.name], { perm: [...perm] });
+    const name = this.permute(v.name, v.onnx, perm);
     return { name, shape: perm.map((p) => v.shape[p]), onnx: perm.map((p) => v.onnx[p]), dtype: v.dtype };
+  }
+
+  /**
+   * Transpose the ONNX tensor `name` of shape `dims` by `perm`; when only
+   * size-1 axes move (the others keep their order) that is a reshape, which
+   * ONNX Runtime does without copying (its Transpose copies whatever the perm:
+   * 10% of a Transformer train step went to such no-op transposes).
+   */
+  permute(name: string, dims: readonly Dim[], perm: readonly number[]): string {
+    if (perm.every((p, i) => p === i)) return name;
+    const moved = perm.filter((p) => !dimEq(dims[p], 1));
+    const out = perm.map((p) => dims[p]);
+    if (moved.every((p, i) => i === 0 || p > moved[i - 1])) return this.reshapeTensor(name, dims, out);
+    // Transpose the other axes alone, between a squeeze and an unsqueeze:
+    // ONNX Runtime fuses a Transpose that feeds a MatMul directly into it.
+    const rank = (a: number) => moved.filter((q) => q < a).length;
+    const core = moved.map((p) => dims[p]);
+    const squeezed = this.reshapeTensor(name, dims, dims.filter((d) => !dimEq(d, 1)));
+    return this.reshapeTensor(this.op("Transpose", [squeezed], { perm: moved.map(rank) }), core, out);
   }
 
   /** Reshape a materialised value. */
@@ -145,8 +166,19 @@ export class Lowering {
    * Squeeze/Unsqueeze when only size-1 axes come or go (ONNX Runtime's
    * transpose optimizer sees through those, not through Reshape), else Reshape.
    */
-  reshapeTensor(name: string, from: readonly Dim[], to: readonly Dim[]): string {
+  reshapeTensor(name0: string, from0: readonly Dim[], to: readonly Dim[]): string {
+    // A reshape of a reshape is one reshape of the original (an Unsqueeze
+    // then a Squeeze is nothing): ONNX Runtime then sees a Transpose feeding
+    // a MatMul directly and fuses them.
+    const origin = this.reshaped.get(name0);
+    const [name, from] = origin ? [origin.src, origin.dims] : [name0, from0];
     if (shapeEq(from, to)) return name;
+    const out = this.reshapeNode(name, from, to);
+    this.reshaped.set(out, { src: name, dims: from });
+    return out;
+  }
+
+  private reshapeNode(name: string, from: readonly Dim[], to: readonly Dim[]): string {
     const squeezed = from.filter((d) => !dimEq(d, 1));
     if (shapeEq(squeezed, to.filter((d) => !dimEq(d, 1)))) {
       const drop = from.flatMap((d, i) => (dimEq(d, 1) ? [i] : []));

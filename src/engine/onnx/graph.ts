@@ -209,10 +209,27 @@ export class GraphBuilder {
       n.input = n.input.map(r);
       n.output = n.output.map(r);
     }
+    // Nodes whose outputs nothing reads (a reshape that a later one skipped) are left out.
+    // (A node may read a later node's output: a conv's folded bias.)
+    const producer = new Map<string, O.NodeProto>();
+    for (const n of this.nodes) for (const o of n.output) producer.set(o, n);
+    const needed = new Set<string>();
+    const live = new Set<O.NodeProto>();
+    const stack = this.outputs.map((o) => o.name);
+    while (stack.length) {
+      const x = stack.pop()!;
+      if (needed.has(x)) continue;
+      needed.add(x);
+      const n = producer.get(x);
+      if (n && !live.has(n)) {
+        live.add(n);
+        stack.push(...n.input);
+      }
+    }
     const graph = create(O.GraphProtoSchema, {
       name: "udm",
-      node: this.nodes,
-      initializer: this.inits,
+      node: this.nodes.filter((n) => live.has(n)),
+      initializer: this.inits.filter((t) => needed.has(t.name)),
       input: this.inputs,
       output: this.outputs,
     });

@@ -52,7 +52,7 @@ export const dotRules: Record<string, Rule> = {
     const order = [...batch, ...ms, ...ns];
     const sorted = [...order].sort((x, y) => x - y);
     const perm = sorted.map((j) => order.indexOf(j));
-    if (perm.some((p, i) => p !== i)) name = cx.op("Transpose", [name], { perm });
+    name = cx.permute(name, split, perm);
     const onnx = kinds.map((k, j) => (k === "one" ? 1 : k === "n" ? dimOf(b, j) : dimOf(a, j)));
     name = cx.reshapeTensor(name, sorted.map((j) => onnx[j]), onnx);
     return [{ name, shape: out.shape, onnx, dtype: out.dtype }];
@@ -75,7 +75,7 @@ function operand(cx: Lowering, v: Value, n: number, keep: number[], isB: boolean
   // Transpose: a -> [batch.., free.., K], b -> [batch.., K, free..].
   const want = isB ? [...own.slice(0, nb), kAxis, ...own.slice(nb)] : [...own, kAxis];
   const perm = want.map((i) => kept.indexOf(i));
-  if (perm.some((p, i) => p !== i)) name = cx.op("Transpose", [name], { perm });
+  name = cx.permute(name, squeezedDims, perm);
   const dims = want.map((i) => v.onnx[i]);
   const free = dims.filter((_, i) => (isB ? i > nb : i >= nb && i < dims.length - 1));
   const batch = dims.slice(0, nb);

@@ -1,4 +1,4 @@
-import { shapeBroadcast } from "../dims.js";
+import { shapeBroadcast, type Dim } from "../dims.js";
 import type { Lowering, Rule, Value } from "../context.js";
 
 /**
@@ -50,7 +50,9 @@ export const gatherRules: Record<string, Rule> = {
       at = 0;
     }
     const perm = moveBlock(out.shape.length, at, nIdx, outDim);
-    if (perm.some((p, i) => p !== i)) name = cx.op("Transpose", [name], { perm });
+    const before: Dim[] = [];
+    perm.forEach((p, i) => (before[p] = out.shape[i]));
+    name = cx.permute(name, before, perm);
     return [cx.full(name, out.shape, out.dtype)];
   },
 
