@@ -19,12 +19,14 @@ import { Spec } from "./spec.js";
  *          ct (s + y (1 - s)) with s = sigmoid(x), y = x s.
  *   gelu   jax-js's nn.gelu (tanh form; with its nested tanh ~15 passes, its
  *          gradient ~30: a third of a Transformer train step): FastGelu,
- *          or u = c x (1 + a x^2), T = tanh(u), y = x (1 + T) / 2 when the
- *          gradient is taken; gradient ct ((1 + T) / 2 + c x (1 - T^2) (1 + 3 a x^2) / 2).
+ *          or, when the gradient is taken, y = x S with S = sigmoid(2u) =
+ *          (1 + tanh u) / 2, 2u = x 2c (1 + a x^2) (5 passes, the affine maps
+ *          one each); gradient ct (S + y (1 - S) 2c (1 + 3a x^2)) (6).
  *   softmax  (model/layers.ts, last axis; ~5 passes, its gradient ~8):
  *          Softmax; gradient y (ct - sum(ct y)).
- *   layerNorm  (model/layers.ts, last axis): as group norm below, over the
- *          last axis.
+ *   layerNorm  (model/layers.ts, last axis): ONNX LayerNormalization, which
+ *          also returns the mean and 1/std; the gradient recomputes xhat in
+ *          one pass and takes the closed form over the last axis.
  *   groupNorm  (model/conv.ts, channels-first; its gradient ~10 passes and
  *          widened broadcasts): the forward as traced, keeping xhat and
  *          1/std; the gradient in closed form,
@@ -119,17 +121,17 @@ const library: Record<string, Fused> = {
     fn: () => (x) => nn.gelu(x),
     call: (cx, [x], out) => ({ ...x, name: cx.op("com.microsoft.FastGelu", [x.name]), shape: out.shape }),
     primal: (cx, [x], out) => {
+      // (1 + tanh u) / 2 = sigmoid(2 u): y = x S with S = sigmoid(x w), w = 2c (1 + a x^2).
       const x2 = cx.op("Mul", [x.name, x.name]);
-      const u = cx.op("Mul", [cx.op("Mul", [x.name, cx.op("Add", [cx.op("Mul", [x2, scalar(cx, GELU_A)]), one(cx)])]), scalar(cx, GELU_C)]);
-      const T = cx.op("Tanh", [u]);
-      const y = { ...x, name: cx.op("Mul", [cx.op("Mul", [x.name, scalar(cx, 0.5)]), cx.op("Add", [T, one(cx)])]), shape: out.shape };
-      return { y, saved: { x, x2: { ...x, name: x2 }, T: { ...x, name: T } } };
+      const S = cx.op("Sigmoid", [cx.op("Mul", [x.name, affine(cx, x2, x.onnx, 2 * GELU_C * GELU_A, 2 * GELU_C)])]);
+      const y = { ...x, name: cx.op("Mul", [x.name, S]), shape: out.shape };
+      return { y, saved: { x2: { ...x, name: x2 }, S: { ...x, name: S }, y } };
     },
-    transpose: (cx, { x, x2, T }, ct, outs) => {
-      const half = cx.op("Mul", [cx.op("Add", [T.name, one(cx)]), scalar(cx, 0.5)]);
-      const sech2 = cx.op("Sub", [one(cx), cx.op("Mul", [T.name, T.name])]);
-      const du = cx.op("Mul", [cx.op("Mul", [x.name, scalar(cx, 0.5 * GELU_C)]), cx.op("Add", [cx.op("Mul", [x2.name, scalar(cx, 3 * GELU_A)]), one(cx)])]);
-      const slope = { ...x, name: cx.op("Add", [half, cx.op("Mul", [sech2, du])]) };
+    transpose: (cx, { x2, S, y }, ct, outs) => {
+      // dy/dx = S + x S (1 - S) 2u' = S + y (1 - S) 2c (1 + 3a x^2).
+      const du = affine(cx, x2.name, x2.onnx, 6 * GELU_C * GELU_A, 2 * GELU_C);
+      const tail = cx.op("Mul", [cx.op("Mul", [y.name, affine(cx, S.name, S.onnx, -1, 1)]), du]);
+      const slope = { ...y, name: cx.op("Add", [tail, S.name]) };
       return [ew(cx, "Mul", ct, slope, outs[0].shape)];
     },
   },
@@ -151,11 +153,19 @@ const library: Record<string, Fused> = {
     fn: () => (x, g, b) => layerNormLast(x, g, b),
     call: (cx, ins, out) => normalizeLast(cx, ins, out).y,
     primal: (cx, ins, out) => {
-      const { y, xhat, rstd, scale } = normalizeLast(cx, ins, out);
-      return { y, saved: { xhat, rstd, scale } };
+      const { y, x, mean, rstd, scale } = normalizeLast(cx, ins, out);
+      return { y, saved: { x, mean, rstd, scale } };
     },
-    transpose: (cx, { xhat, rstd, scale }, ct0, [dxOut, dscaleOut, dshiftOut]) => {
+    transpose: (cx, { x, mean, rstd, scale }, ct0, [dxOut, dscaleOut, dshiftOut]) => {
       const ct = cx.materialize(ct0);
+      // xhat = (x - mean) / std, one pass: each row's affine map as BatchNormalization over the rows.
+      const D = x.shape[x.shape.length - 1];
+      const rowsOf = (v: string) => cx.op("Reshape", [v, cx.g.ints([-1])]);
+      const negMean = cx.op("Neg", [cx.op("Mul", [mean.name, rstd.name])]);
+      const zeros = cx.op("Mul", [rowsOf(rstd.name), scalar(cx, 0)]);
+      const rows = cx.op("Reshape", [x.name, cx.g.dims([1, -1, D] as Dim[])]);
+      const bn = cx.op("BatchNormalization", [rows, rowsOf(rstd.name), rowsOf(negMean), zeros, cx.op("Add", [zeros, one(cx)])], { epsilon: { f: 0 } });
+      const xhat = { ...x, name: cx.op("Reshape", [bn, cx.g.dims(x.shape)]) };
       const lead = cx.g.ints(ct.shape.slice(0, -1).map((_, i) => i));
       const sum = (v: string, out: Out) => cx.full(cx.op("ReduceSum", [v, lead], { keepdims: 0 }), out.shape, "float32");
       const dx = standardizeGrad(cx, cx.op("Mul", [ct.name, scale.name]), xhat.name, rstd.name);
@@ -251,18 +261,17 @@ function perChannelAffine(cx: Lowering, v: string, shape: Dim[], a: string, b: s
 }
 
 /**
- * (x - mean) / std over the last axis of the tensor `x` (epsilon 1e-5 as the
- * models'): xhat, and 1/std with that axis kept as 1.
+ * v k + b for numbers k and b, in one pass (BatchNormalization of v as one
+ * channel; a Mul and an Add make two).
  */
-function standardize(cx: Lowering, x: string): { xhat: string; rstd: string } {
-  const last = cx.g.ints([-1]);
-  const d = cx.op("Sub", [x, cx.op("ReduceMean", [x, last], { keepdims: 1 })]);
-  const variance = cx.op("ReduceMean", [cx.op("Mul", [d, d]), last], { keepdims: 1 });
-  const rstd = cx.op("Reciprocal", [cx.op("Sqrt", [cx.op("Add", [variance, cx.g.scalar("float32", 1e-5)])])]);
-  return { xhat: cx.op("Mul", [d, rstd]), rstd };
+function affine(cx: Lowering, v: string, dims: readonly Dim[], k: number, b: number): string {
+  const one = (value: number) => cx.g.constant("float32", [1], Float32Array.of(value));
+  const flat = cx.op("Reshape", [v, cx.g.ints([1, 1, -1])]);
+  const bn = cx.op("BatchNormalization", [flat, one(k), one(b), one(0), one(1)], { epsilon: { f: 0 } });
+  return cx.op("Reshape", [bn, cx.g.dims(dims)]);
 }
 
-/** The gradient of standardize given g = the cotangent of xhat: (g - mean(g) - xhat mean(g xhat)) / std. */
+/** The gradient of standardising the last axis, given g = the cotangent of xhat: (g - mean(g) - xhat mean(g xhat)) / std. */
 function standardizeGrad(cx: Lowering, g: string, xhat: string, rstd: string): string {
   const mean = (v: string) => cx.op("ReduceMean", [v, cx.g.ints([-1])], { keepdims: 1 });
   const centred = cx.op("Sub", [cx.op("Sub", [g, cx.op("Mul", [xhat, mean(cx.op("Mul", [g, xhat]))])]), mean(g)]);
@@ -275,18 +284,13 @@ function softmaxOf(cx: Lowering, x0: Value, out: Out): Value {
   return cx.full(cx.op("Softmax", [x.name], { axis: -1 }), out.shape, "float32");
 }
 
-/** LayerNorm of x [.., D] over its last axis: y, and xhat, 1/std [.., 1] and the scale [D] for the gradient. */
+/** LayerNorm of x [.., D] over its last axis (ONNX LayerNormalization): y, and x, the mean and 1/std [.., 1] and the scale [D] for the gradient. */
 function normalizeLast(cx: Lowering, [x0, scale0, shift0]: Value[], out: Out) {
   const x = cx.materialize(x0);
-  const { xhat, rstd } = standardize(cx, x.name);
   const scale = cx.materialize(scale0);
-  const y = cx.op("Add", [cx.op("Mul", [xhat, scale.name]), cx.materialize(shift0).name]);
-  return {
-    y: cx.full(y, out.shape, "float32"),
-    xhat: cx.full(xhat, x.shape, "float32"),
-    rstd: cx.full(rstd, [...x.shape.slice(0, -1), 1], "float32"),
-    scale,
-  };
+  const [y, mean, rstd] = cx.g.node("LayerNormalization", [x.name, scale.name, cx.materialize(shift0).name], { axis: -1, epsilon: { f: 1e-5 } }, 3);
+  const stat = (v: string) => cx.full(v, [...x.shape.slice(0, -1), 1], "float32");
+  return { y: cx.full(y, out.shape, "float32"), x, mean: stat(mean), rstd: stat(rstd), scale };
 }
 
 type Piece = "call" | "peval" | "resid_t";
