@@ -216,22 +216,32 @@ function largeKernel(cx: Lowering, lhs0: Value, rhs0: Value, p: ConvParams, outS
   const rows = (v: string, n: number, inner: number[]) => cx.reshapeTensor(v, pixelsFirst ? [n, ...inner, C] : [n, C, ...inner], [n, C * inner[0] * inner[1]]);
   const window = (v: string, st: number[], size: number[]) => cx.op("Slice", [v, cx.g.ints(st), cx.g.ints([st[0] + size[0], st[1] + size[1]]), cx.g.ints(spatial)]);
   const shiftLhs = N <= O;
-  let gemm: (i: number, j: number) => string;
+  // The [N, K] and [O, K] operands of output offset (i, j).
+  let operands: (i: number, j: number) => [string, string];
   if (shiftLhs) {
     // lhs_pad[n, c, i + h, j + w] over (h, w) in K, against rhs as it is.
     const padded = cx.op("Pad", [lhs.name, cx.g.ints(padsOf(lo, [p.padding[0][1], p.padding[1][1]]))]);
     const fixed = rows(rhs.name, O, K);
-    gemm = (i, j) => cx.op("Gemm", [rows(window(padded, [i, j], K), N, K), fixed], { transB: 1 });
+    operands = (i, j) => [rows(window(padded, [i, j], K), N, K), fixed];
   } else {
     // rhs[o, c, u + lo - i, v + lo - j] over (u, v) in S (zero outside K), against lhs as it is.
     const A = [0, 1].map((d) => Math.max(So[d] - 1 - lo[d], S[d] + lo[d] - K[d], 0));
     const padded = cx.op("Pad", [rhs.name, cx.g.ints(padsOf(A, A))]);
     const fixed = rows(lhs.name, N, S);
-    gemm = (i, j) => cx.op("Gemm", [fixed, rows(window(padded, [A[0] + lo[0] - i, A[1] + lo[1] - j], S), O, S)], { transB: 1 });
+    operands = (i, j) => [fixed, rows(window(padded, [A[0] + lo[0] - i, A[1] + lo[1] - j], S), O, S)];
   }
+  // MLAS runs a Gemm's columns in vectors of 16: with fewer than that on the
+  // O side and more rows on the N side, the Gemm is [O, N] and transposed
+  // after (out-conv 8 -> 1: 0.24 -> 0.05 ms per offset; 24 -> 8: 0.56 -> 0.46).
+  const swap = O < 16 && N > O;
   const terms: string[] = [];
-  for (let i = 0; i < So[0]; i++) for (let j = 0; j < So[1]; j++) terms.push(cx.op("Unsqueeze", [gemm(i, j), cx.g.ints([2])]));
-  const y = cx.op("Concat", terms, { axis: 2 }); // [N, O, So0 So1]
+  for (let i = 0; i < So[0]; i++)
+    for (let j = 0; j < So[1]; j++) {
+      const [a, b] = operands(i, j);
+      terms.push(cx.op("Unsqueeze", [cx.op("Gemm", swap ? [b, a] : [a, b], { transB: 1 }), cx.g.ints([2])]));
+    }
+  let y = cx.op("Concat", terms, { axis: 2 }); // [N, O, So0 So1] ([O, N, ..] swapped)
+  if (swap) y = cx.op("Transpose", [y], { perm: [1, 0, 2] });
   return cx.full(cx.reshapeTensor(y, [N, O, So[0] * So[1]], [N, O, So[0], So[1]]), outShape, lhs.dtype);
 }
 
