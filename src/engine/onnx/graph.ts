@@ -48,6 +48,8 @@ export class GraphBuilder {
   private readonly nodeOutputs = new Set<string>();
   private readonly renames = new Map<string, string>();
   private readonly domains = new Set<string>();
+  private readonly byOutput = new Map<string, O.NodeProto>();
+  private readonly intValues = new Map<string, readonly number[]>();
   private batchSource?: { input: string; axis: number; k: number; c: number };
   private count = 0;
 
@@ -66,16 +68,16 @@ export class GraphBuilder {
     const dot = op0.lastIndexOf(".");
     const [domain, op] = dot < 0 ? ["", op0] : [op0.slice(0, dot), op0.slice(dot + 1)];
     if (domain) this.domains.add(domain);
-    this.nodes.push(
-      create(O.NodeProtoSchema, {
-        opType: op,
-        domain,
-        name: this.fresh(op + "_"),
-        input: inputs,
-        output: outs,
-        attribute: Object.entries(attrs).map(([name, v]) => attribute(name, v)),
-      }),
-    );
+    const node = create(O.NodeProtoSchema, {
+      opType: op,
+      domain,
+      name: this.fresh(op + "_"),
+      input: inputs,
+      output: outs,
+      attribute: Object.entries(attrs).map(([name, v]) => attribute(name, v)),
+    });
+    this.nodes.push(node);
+    for (const o of outs) this.byOutput.set(o, node);
     return outs;
   }
 
@@ -109,7 +111,23 @@ export class GraphBuilder {
 
   /** A 1-D int64 constant (shapes, axes, pads). */
   ints(values: readonly number[]): string {
-    return this.constant("int64", [values.length], BigInt64Array.from(values, (v) => BigInt(v)));
+    const name = this.constant("int64", [values.length], BigInt64Array.from(values, (v) => BigInt(v)));
+    this.intValues.set(name, [...values]);
+    return name;
+  }
+
+  /** The values of a constant made by ints(), if `name` is one. */
+  intsOf(name: string): readonly number[] | undefined {
+    return this.intValues.get(name);
+  }
+
+  /** The node that outputs `name`: its op (with domain), inputs and integer-list attributes. */
+  producer(name: string): { op: string; inputs: readonly string[]; ints: Record<string, number[]> } | undefined {
+    const n = this.byOutput.get(name);
+    if (!n) return undefined;
+    const ints: Record<string, number[]> = {};
+    for (const a of n.attribute) if (a.ints.length) ints[a.name] = a.ints.map(Number);
+    return { op: n.domain ? `${n.domain}.${n.opType}` : n.opType, inputs: n.input, ints };
   }
 
   /**
@@ -193,7 +211,7 @@ export class GraphBuilder {
 
   /** Give the node that outputs `output` one more input (e.g. a Conv its bias). */
   appendInput(output: string, input: string): void {
-    const node = this.nodes.find((n) => n.output.includes(output));
+    const node = this.byOutput.get(output);
     if (!node) throw new Error(`onnx lowering: internal: no node outputs ${output}`);
     node.input.push(input);
   }
