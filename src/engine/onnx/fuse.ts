@@ -27,12 +27,15 @@ import { Spec } from "./spec.js";
  *   layerNorm  (model/layers.ts, last axis): ONNX LayerNormalization, which
  *          also returns the mean and 1/std; the gradient recomputes xhat in
  *          one pass and takes the closed form over the last axis.
- *   groupNorm  (model/conv.ts, channels-first; its gradient ~10 passes and
- *          widened broadcasts): the forward as traced, keeping xhat and
- *          1/std; the gradient in closed form,
- *          with g = ct scale and means over the group:
+ *   groupNorm  (model/conv.ts, channels-first; traced, 7 passes and its
+ *          gradient 12): each group standardised by LayerNormalization
+ *          (keeping xhat and 1/std), the per-channel affine map as
+ *          BatchNormalization; the gradient in closed form, with g = ct scale
+ *          and means over the group,
  *            dx = (g - mean(g) - xhat mean(g xhat)) / std,
- *            dscale = sum ct xhat, dshift = sum ct (over batch and pixels).
+ *            dscale = sum ct xhat, dshift = sum ct (over batch and pixels),
+ *          from the per-(image, channel) sums of ct and ct xhat (normalize
+ *          and the transpose below).
  *
  * Under grad a jit f appears as two pieces: f_jvp_peval(x..) = (y, r..)
  * (the primal and residuals) and f_jvp_resid_t(r.., ct) = the input
