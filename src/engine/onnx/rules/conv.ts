@@ -18,7 +18,9 @@ import { unsupported, type Lowering, type Rule, type Value } from "../context.js
  * for a weight gradient: the "kernel" is the output gradient, the output
  * the 3x3 weight) is a sum of batched MatMuls instead (`largeKernel`).
  * With `tuning.nchwcBlock`, a plain conv whose channels fit ONNX Runtime's
- * NCHWc blocks runs on its blocked kernels instead (`nchwcConv`).
+ * NCHWc blocks runs on its blocked kernels instead (`nchwcConv`). A Conv or
+ * NCHWc Conv leaves a bias slot (`cx.biasSlots`): lower.ts makes a
+ * per-channel add that follows it the node's bias input.
  */
 
 interface ConvParams {
