@@ -161,14 +161,9 @@ const library: Record<string, Fused> = {
     },
     transpose: (cx, { x, mean, rstd, scale }, ct0, [dxOut, dscaleOut, dshiftOut]) => {
       const ct = cx.materialize(ct0);
-      // xhat = (x - mean) / std, one pass: each row's affine map as BatchNormalization over the rows.
-      const D = x.shape[x.shape.length - 1];
-      const rowsOf = (v: string) => cx.op("Reshape", [v, cx.g.ints([-1])]);
+      // xhat = (x - mean) / std = x rstd - mean rstd, one pass.
       const negMean = cx.op("Neg", [cx.op("Mul", [mean.name, rstd.name])]);
-      const zeros = cx.op("Mul", [rowsOf(rstd.name), scalar(cx, 0)]);
-      const rows = cx.op("Reshape", [x.name, cx.g.dims([1, -1, D] as Dim[])]);
-      const bn = cx.op("BatchNormalization", [rows, rowsOf(rstd.name), rowsOf(negMean), zeros, cx.op("Add", [zeros, one(cx)])], { epsilon: { f: 0 } });
-      const xhat = { ...x, name: cx.op("Reshape", [bn, cx.g.dims(x.shape)]) };
+      const xhat = { ...x, name: rowAffine(cx, x.name, x.shape, rstd.name, negMean, rstd.shape) };
       const lead = cx.g.ints(ct.shape.slice(0, -1).map((_, i) => i));
       const sum = (v: string, out: Out) => cx.full(cx.op("ReduceSum", [v, lead], { keepdims: 0 }), out.shape, "float32");
       const dx = standardizeGrad(cx, cx.op("Mul", [ct.name, scale.name]), xhat.name, rstd.name);
@@ -213,7 +208,7 @@ const library: Record<string, Fused> = {
       const A = cx.reshapeTensor(cx.op("Mul", [rstd.name, scaleG]), [B, G, cg], [B, C]);
       const K = perImage(cx.op("Mul", [negRstd, groupMean(S2)]));
       const bias = perImage(cx.op("Mul", [negRstd, groupMean(S1)]));
-      const affine = perChannelAffine(cx, ctf, flat, A, bias);
+      const affine = rowAffine(cx, ctf, flat, A, bias, [B, C]);
       const dx = cx.op("Add", [affine, cx.op("Mul", [xhatf, cx.reshapeTensor(K, [B, C], [B, C, 1])])]);
       return [cx.full(cx.reshapeTensor(dx, flat, shape), dxOut.shape, "float32"), batchSum(S2, dscaleOut), batchSum(S1, dshiftOut)];
     },
@@ -251,16 +246,17 @@ function normalize(cx: Lowering, [x0, scale0, shift0]: Value[], out: Out, groups
 }
 
 /**
- * v [B, C, P] times a [B, C] plus b [B, C], one coefficient pair per image
- * and channel, in one pass: BatchNormalization over B C channels (mean 0,
- * variance 1, epsilon 0).
+ * v [.., P] times a plus b, one coefficient pair per row (a and b of shape
+ * `ab`: the rows' dims, or with a trailing 1), in one pass:
+ * BatchNormalization over the rows as channels (mean 0, variance 1,
+ * epsilon 0).
  */
-function perChannelAffine(cx: Lowering, v: string, shape: Dim[], a: string, b: string): string {
-  const [B, C, P] = shape;
-  const rows: Dim[] = [dimProd([B, C])];
+function rowAffine(cx: Lowering, v: string, dims: readonly Dim[], a: string, b: string, ab: readonly Dim[]): string {
+  const rows = [dimProd(dims.slice(0, -1))];
+  const flat = [1, rows[0], dims[dims.length - 1]];
   const fill = (value: number) => cx.op("Expand", [scalar(cx, value), cx.g.dims(rows)]);
-  const bn = cx.op("BatchNormalization", [cx.reshapeTensor(v, shape, [1, rows[0], P]), cx.reshapeTensor(a, [B, C], rows), cx.reshapeTensor(b, [B, C], rows), fill(0), fill(1)], { epsilon: { f: 0 } });
-  return cx.reshapeTensor(bn, [1, rows[0], P], shape);
+  const bn = cx.op("BatchNormalization", [cx.reshapeTensor(v, dims, flat), cx.reshapeTensor(a, ab, rows), cx.reshapeTensor(b, ab, rows), fill(0), fill(1)], { epsilon: { f: 0 } });
+  return cx.reshapeTensor(bn, flat, dims);
 }
 
 /**

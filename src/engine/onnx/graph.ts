@@ -45,7 +45,6 @@ export class GraphBuilder {
   private readonly outputs: O.ValueInfoProto[] = [];
   private readonly constCache = new Map<string, string>();
   private readonly batchCache = new Map<string, string>();
-  private readonly nodeOutputs = new Set<string>();
   private readonly renames = new Map<string, string>();
   private readonly domains = new Set<string>();
   private readonly byOutput = new Map<string, O.NodeProto>();
@@ -64,7 +63,6 @@ export class GraphBuilder {
    */
   node(op0: string, inputs: string[], attrs: Record<string, Attr> = {}, outputs: number | string[] = 1): string[] {
     const outs = typeof outputs === "number" ? Array.from({ length: outputs }, () => this.fresh()) : outputs;
-    for (const o of outs) this.nodeOutputs.add(o);
     const dot = op0.lastIndexOf(".");
     const [domain, op] = dot < 0 ? ["", op0] : [op0.slice(0, dot), op0.slice(dot + 1)];
     if (domain) this.domains.add(domain);
@@ -218,7 +216,7 @@ export class GraphBuilder {
 
   /** Is `name` the output of some node (not a graph input or an initializer)? */
   isNodeOutput(name: string): boolean {
-    return this.nodeOutputs.has(name);
+    return this.byOutput.has(name);
   }
 
   model(doc: string): Uint8Array {
