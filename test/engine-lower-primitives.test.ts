@@ -3,6 +3,7 @@ import { test } from "node:test";
 import { grad, init, jit, lax, nn, numpy as np, tree, type Array as JArray } from "@jax-js/jax";
 import { Rng } from "../src/core/rng.js";
 import { lowerJaxpr, nchwcBlockSize, opCounts, rules, traceJaxpr } from "../src/engine/onnx/index.js";
+import type { Tuning } from "../src/engine/onnx/index.js";
 import { groupNormChannelsFirst } from "../src/model/conv.js";
 import { layerNormLast, silu, softmax } from "../src/model/layers.js";
 import { compareEngines, randn } from "./support/engine-lower.js";
@@ -73,9 +74,9 @@ test("unary float functions", async () => {
   await check("unary", f, [randn([3, 4], rng, 2), pos([3, 4]), u], ["sin", "cos", "exp", "floor", "ceil", "atan", "erf", "erfc", "log", "sqrt", "asin"]);
 });
 
-const ops = (fn: (...a: any[]) => any, args: unknown[]) => {
+const ops = (fn: (...a: any[]) => any, args: unknown[], tuning?: Tuning) => {
   const { closed } = traceJaxpr(fn, tree.ref(args as never) as unknown[]);
-  const counts = opCounts(lowerJaxpr(closed).model);
+  const counts = opCounts(lowerJaxpr(closed, { tuning }).model);
   closed.dispose();
   return counts;
 };
@@ -339,9 +340,7 @@ test("convs whose channels fit ONNX Runtime's NCHWc blocks run on its blocked ke
     const w = randn([cout, cin, 3, 3], rng);
     const r = randn([3, cout, 9, 9], rng);
     const f = (x: JArray, w: JArray, r: JArray) => [loss(x.ref, w.ref, r.ref), ...(grad(loss, { argnums: [0, 1] } as never)(x, w, r) as JArray[])];
-    const { closed } = traceJaxpr(f, tree.ref([x, w, r] as never) as unknown[]);
-    const counts = opCounts(lowerJaxpr(closed, { tuning: { nchwcBlock: block } }).model);
-    closed.dispose();
+    const counts = ops(f, [x, w, r], { nchwcBlock: block });
     // The forward (traced twice: the loss and inside grad) and the input gradient (a conv of the output gradient with the flipped kernel); the weight gradient (its channels are the batch, 3) stays a Conv.
     if (block) assert.equal(counts.get("com.microsoft.nchwc.Conv") ?? 0, taken, `${cin} -> ${cout} at block ${block}`);
     await check(`NCHWc conv ${cin} -> ${cout}`, f, [x, w, r], ["conv"], 5e-5); // the loss sums ~7k terms in another order
@@ -361,14 +360,9 @@ test("a per-channel bias added to a conv output is the conv's bias input (Conv a
       return [y.ref.add(b.reshape([cout, 1, 1])), y.mul(2)];
     };
     const args = [randn([3, cin, 9, 8], rng), randn([cout, cin, 3, 3], rng), randn([cout], rng), randn([3, cout, 9, 8], rng)];
-    const count = (fn: (...a: any[]) => any, a: unknown[]) => {
-      const { closed } = traceJaxpr(fn, tree.ref(a as never) as unknown[]);
-      const c = opCounts(lowerJaxpr(closed, { tuning: { nchwcBlock: block } }).model);
-      closed.dispose();
-      return c;
-    };
-    assert.equal(count(f, args).get("Add") ?? 0, 0, `${cin} -> ${cout}: the bias adds are the convs' inputs`);
-    assert.equal(count(shared, args.slice(0, 3)).get("Add"), 1, `${cin} -> ${cout}: a shared conv output keeps its Add`);
+    const tuning = { nchwcBlock: block };
+    assert.equal(ops(f, args, tuning).get("Add") ?? 0, 0, `${cin} -> ${cout}: the bias adds are the convs' inputs`);
+    assert.equal(ops(shared, args.slice(0, 3), tuning).get("Add"), 1, `${cin} -> ${cout}: a shared conv output keeps its Add`);
     await check(`conv + bias ${cin} -> ${cout}`, f, args, ["conv"], 5e-5);
     await check(`shared conv + bias ${cin} -> ${cout}`, shared, args.slice(0, 3), ["conv"]);
   }
