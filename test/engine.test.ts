@@ -157,6 +157,24 @@ test("a batch too big for the engine trains in micro-batches with the unsplit st
   }
 });
 
+test("the onnx memory plan counts grad's broadcast products of a dense layer at their source's size (the lowering keeps them lazy)", async () => {
+  const { makeJaxpr, grad } = await import("@jax-js/jax");
+  const { ArraySpec } = await import("../src/engine/engine.js");
+  const { programMemory } = await import("../src/engine/memory.js");
+  const [R, I, O] = [64, 128, 512];
+  const loss = (w: JArray, x: JArray) => np.tanh(np.matmul(x, w)).sum();
+  const { jaxpr } = makeJaxpr((w: JArray, x: JArray) => grad(loss)(w, x))(new ArraySpec([I, O]) as never, new ArraySpec([R, I]) as never);
+  try {
+    const m = programMemory(jaxpr);
+    const product = R * I * O * 4; // the [R, I, O] broadcast grad's transpose rule writes for the weight gradient
+    assert.ok(m.total >= product, `the trace does hold the broadcast product (total ${m.total})`);
+    // What is really alive: weights, gradient, and tanh's [R, O] residuals (jax-js keeps 8 of them).
+    assert.ok(m.peak < product / 4, `peak ${m.peak} bytes should be what the arrays need, not the ${product}-byte product`);
+  } finally {
+    jaxpr.dispose();
+  }
+});
+
 test("custom losses that carry their sums (masking and replacement ELBO, insertion) train the same in micro-batches", async () => {
   const strings = testStrings();
   const tokens = sampleEnumerable(strings, 400, new Rng(1));

@@ -8,7 +8,13 @@ import type { ClosedJaxpr, Jaxpr } from "@jax-js/jax";
  *   jit schedules every kernel before it runs one, so all its buffers are live
  *   together; fusion only removes some of them, so this bounds it from above);
  * - `peak`: the most bytes alive at one time when each value is freed after
- *   its last use, what a memory-planning runtime (ONNX Runtime) needs.
+ *   its last use, what a memory-planning runtime (ONNX Runtime) needs. A
+ *   `broadcast` (and a transpose or reshape of one) is counted at the size
+ *   of what it broadcasts: the ONNX lowering keeps broadcasts lazy (size-1
+ *   axes; context.ts), and grad's dense-layer transposes broadcast
+ *   [rows, 128, 512] products that the lowering turns into one MatMul.
+ *   Counted in full they made the text Transformer's step look 100x bigger
+ *   than it is and split its batch into needless micro-batches.
  */
 export interface ProgramMemory {
   inputs: number;
@@ -42,6 +48,9 @@ function walk(j: Jaxpr): { total: number; peak: number } {
   let live = j.inBinders.reduce((n, v) => n + bytesOf(v), 0);
   let peak = live;
   let total = 0;
+  // Bytes each lazily broadcast value really holds (its source's).
+  const lazy = new Map<unknown, number>();
+  const held = (a: unknown) => lazy.get(a) ?? bytesOf(a as Atom);
   j.eqns.forEach((e, i) => {
     // A nested program (a jit inside the trace) runs while this equation's inputs are alive.
     let inner = 0;
@@ -53,12 +62,14 @@ function walk(j: Jaxpr): { total: number; peak: number } {
         inner = Math.max(inner, s.peak);
       }
     }
+    const view = e.primitive === "broadcast" || ((e.primitive === "transpose" || e.primitive === "reshape") && lazy.has(e.inputs[0]));
     for (const o of e.outBinders) {
-      live += bytesOf(o);
+      if (view) lazy.set(o, held(e.inputs[0]));
+      live += held(o);
       total += bytesOf(o);
     }
     peak = Math.max(peak, live + inner);
-    for (const a of new Set(e.inputs)) if (lastUse.get(a) === i) live -= bytesOf(a as Atom);
+    for (const a of new Set(e.inputs)) if (lastUse.get(a) === i) live -= held(a);
   });
   return { total, peak };
 }
