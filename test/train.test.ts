@@ -12,6 +12,7 @@ import { mixtureDenoiser, sampleMixture, testMixture2d } from "../src/oracles/mi
 import { mlp } from "../src/model/mlp.js";
 import { timeEmbedding, timeEmbeddingHost } from "../src/model/time-embedding.js";
 import { train, timeSampler, type TrainOptions } from "../src/train/train.js";
+import { learningRate } from "../src/train/lr.js";
 import { gaussianObjective, parameterizations } from "../src/train/objectives.js";
 import { weightedLoss } from "../src/train/loss.js";
 import { gaussianDenoiser, networkForward } from "../src/train/network-denoiser.js";
@@ -131,6 +132,51 @@ test("resume after a killed run gives the same weights as an uninterrupted run",
   } finally {
     rmSync(dirA, { recursive: true, force: true });
     rmSync(dirB, { recursive: true, force: true });
+  }
+});
+
+test("learning-rate schedules: warm-up, then constant, cosine or linear decay to 0 at steps or at the time budget", () => {
+  const o = { lr: 0.01, warmup: 10, steps: 110 };
+  for (const lrSchedule of ["constant", "cosine", "linear"] as const) {
+    for (const k of [1, 5, 10]) assert.equal(learningRate({ ...o, lrSchedule }, k), (0.01 * k) / 10, `${lrSchedule} warm-up step ${k}`);
+  }
+  for (const k of [11, 60, 110]) assert.equal(learningRate({ ...o, lrSchedule: "constant" }, k, 1e9), 0.01);
+  // Decays written out: progress p = (k - warmup) / (steps - warmup).
+  for (const k of [11, 35, 60, 85, 110]) {
+    const p = (k - 10) / 100;
+    assert.ok(Math.abs(learningRate({ ...o, lrSchedule: "cosine" }, k) - (0.01 * (1 + Math.cos(Math.PI * p))) / 2) < 1e-15, `cosine ${k}`);
+    assert.ok(Math.abs(learningRate({ ...o, lrSchedule: "linear" }, k) - 0.01 * (1 - p)) < 1e-15, `linear ${k}`);
+  }
+  assert.equal(learningRate({ ...o, lrSchedule: "linear" }, 110), 0);
+  assert.ok(Math.abs(learningRate({ ...o, lrSchedule: "cosine" }, 60) - 0.005) < 1e-15, "half-way: lr / 2");
+  // A time budget that ends first sets the progress; the step count still binds when it is the earlier end.
+  const timed = { ...o, steps: 1e6, maxSeconds: 100, lrSchedule: "linear" as const };
+  assert.ok(Math.abs(learningRate(timed, 20, 25) - 0.0075) < 1e-15);
+  assert.equal(learningRate(timed, 20, 150), 0, "past the budget: 0, not negative");
+  assert.ok(Math.abs(learningRate({ ...o, maxSeconds: 1e6, lrSchedule: "linear" }, 60, 1) - 0.005) < 1e-15);
+});
+
+test("train() steps with the scheduled learning rate, saves the schedule, and a resume may not change it", async () => {
+  const dir = tmp();
+  try {
+    const seen: number[] = [];
+    const run = await train(baseOpts({ steps: 30, warmup: 5, lrSchedule: "cosine", outDir: dir, onProgress: (p) => seen.push(p.lr) }));
+    assert.deepEqual(seen, Array.from({ length: 30 }, (_, i) => learningRate({ lr: 3e-3, warmup: 5, steps: 30, lrSchedule: "cosine" }, i + 1)));
+    assert.equal(seen[29], 0);
+    const ck = loadCheckpoint(dir).config;
+    assert.equal(ck.training.lrSchedule, "cosine");
+    assert.ok(ck.seconds! > 0, "the checkpoint records the seconds trained");
+    await assert.rejects(train(baseOpts({ steps: 40, warmup: 5, outDir: dir, resume: true })), /lrSchedule cosine, this run constant/);
+    await assert.rejects(train(baseOpts({ lrSchedule: "step" as never })), /option lrSchedule must be constant, cosine, linear, got "step"/);
+    // A budget in seconds: the rate falls with the time used, well before the step count.
+    const timed: number[] = [];
+    const t = await train(baseOpts({ steps: 1_000_000, maxSeconds: 1.5, lrSchedule: "linear", onProgress: (p) => timed.push(p.lr) }));
+    assert.ok(timed.length > 3 && timed.length < 1_000_000);
+    assert.ok(timed.at(-1)! < 0.4 * 3e-3, `last lr ${timed.at(-1)} should be near 0 at the end of the budget`);
+    for (let i = 1; i < timed.length; i++) assert.ok(timed[i] <= timed[i - 1], `the rate rose at step ${i + 1}`);
+    tree.dispose([run.params, run.ema, t.params, t.ema]);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
   }
 });
 

@@ -4,6 +4,7 @@ import { UsageError, bool, check, choice, fieldName, int, positive, real, reject
 import type { RunSpec, SampleRequest, TrainRun } from "./pipeline.js";
 import { allData, allNetworks, allProcesses, dataNames, findData, findNetwork, findProcess, type DataKind, type FlagSpec, type ProcessEntry } from "./registry.js";
 import { samplerNames } from "./solvers.js";
+import { lrSchedules } from "../train/lr.js";
 
 /** Flags and schemas shared by several commands. */
 
@@ -97,6 +98,7 @@ export const trainFlags: FlagSpec[] = [
   { key: "batchSize", flag: "--batch-size <n>", description: "mini-batch size (default 256)" },
   { key: "lr", flag: "--lr <x>", description: "Adam learning rate (default 0.002)" },
   { key: "warmup", flag: "--warmup <n>", description: "linear learning-rate warm-up steps (default 100)" },
+  { key: "lrSchedule", flag: "--lr-schedule <name>", description: "after the warm-up: constant, or a cosine / linear decay to 0 at --steps or at --max-seconds, whichever ends first (default constant)" },
   { key: "emaDecay", flag: "--ema-decay <x>", description: "EMA decay of the weights, in [0, 1) (default 0.995)" },
   { key: "checkpointEvery", flag: "--checkpoint-every <n>", description: "also checkpoint every n steps (default: only at the end)", session: true },
   { key: "maxSeconds", flag: "--max-seconds <s>", description: "stop after this many seconds (a checkpoint is written)", session: true },
@@ -120,6 +122,7 @@ export function trainSchema(defaults: { out: string; steps: number }) {
     batchSize: int(1, 1_000_000).default(256),
     lr: real(0, 1, { lo: true }).default(2e-3),
     warmup: int(0).default(100),
+    lrSchedule: choice(lrSchedules).default("constant"),
     emaDecay: real(0, 1, { hi: true }).default(0.995),
     checkpointEvery: int(0).default(0),
     maxSeconds: positive().optional(),

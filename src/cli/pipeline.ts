@@ -11,6 +11,7 @@ import { checkShapes, contentHash, loadCheckpoint, toParams, type Checkpoint, ty
 import { progressBar } from "../train/progress.js";
 import type { ClassCondition } from "../train/network-denoiser.js";
 import { train, type ClassLabels, type TrainResult } from "../train/train.js";
+import type { LrSchedule } from "../train/lr.js";
 import type { Network, Params } from "../train/types.js";
 import type { Chart } from "../viz/chart.js";
 import { linePlot } from "../viz/lineplot.js";
@@ -201,6 +202,7 @@ export interface TrainRun {
   batchSize: number;
   lr: number;
   warmup: number;
+  lrSchedule: LrSchedule;
   emaDecay: number;
   checkpointEvery: number;
   maxSeconds?: number;
@@ -236,6 +238,7 @@ export async function trainSetup(
       batchSize: run.batchSize,
       lr: run.lr,
       warmup: run.warmup,
+      lrSchedule: run.lrSchedule,
       emaDecay: run.emaDecay,
       seed: s.spec.seed,
       time: s.setup.time,

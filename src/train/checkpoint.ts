@@ -46,6 +46,8 @@ export interface CheckpointConfig {
     batchSize: number;
     lr: number;
     warmup: number;
+    /** Learning-rate schedule after the warm-up (src/train/lr.ts); absent in older checkpoints: "constant". */
+    lrSchedule?: string;
     emaDecay: number;
     adam: { beta1: number; beta2: number; eps: number };
     time: string;
@@ -57,6 +59,8 @@ export interface CheckpointConfig {
   rng: { noise: (number | null)[]; dataEpochStart: (number | null)[]; dataCursor: number };
   /** Loss of every step so far. */
   losses: number[];
+  /** Wall-clock seconds of training so far, all sessions (a time-budgeted learning-rate decay resumes from it); absent in older checkpoints. */
+  seconds?: number;
   /** Anything the caller passed (data set, CLI options...). */
   metadata: Record<string, unknown>;
   savedAt: string;

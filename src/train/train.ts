@@ -19,6 +19,7 @@ import {
   type CheckpointConfig,
 } from "./checkpoint.js";
 import { timeSampler, type TimeSampler } from "./time.js";
+import { learningRate, lrSchedules, type LrSchedule } from "./lr.js";
 import { trainStepper, type StepPlan, type StepState, type TrainStepper } from "./step.js";
 import type { Network, Objective, Params } from "./types.js";
 
@@ -41,6 +42,8 @@ export interface TrainProgress {
   steps: number;
   /** Loss of this step's mini-batch. */
   loss: number;
+  /** The learning rate this step used (warm-up and schedule applied). */
+  lr: number;
   /** Mean loss over the last up-to-100 steps (smoother, for display). */
   avgLoss: number;
   /** Steps per second, measured over this run (not counting resumed steps). */
@@ -64,6 +67,8 @@ export interface TrainOptions<E = Tensor> {
   lr?: number;
   /** Linear warm-up of the learning rate over this many steps (default 0). */
   warmup?: number;
+  /** After the warm-up: "constant" (default), or a "cosine" / "linear" decay to 0 at `steps` or `maxSeconds`, whichever ends first (lr.ts). */
+  lrSchedule?: LrSchedule;
   /** Adam hyper-parameters (defaults 0.9, 0.999, 1e-8). */
   beta1?: number;
   beta2?: number;
@@ -166,6 +171,8 @@ export async function train<E = Tensor>(opts: TrainOptions<E>): Promise<TrainRes
   let epochStart = dataRng.state();
   let order = dataRng.permutation(N);
   let cursor = 0;
+  // Seconds of training before this session (a time-budgeted decay goes on from there).
+  let priorSeconds = 0;
 
   const resumeFrom = o.resume === true ? (o.outDir ? checkpointPath(o.outDir) : undefined) : o.resume || undefined;
   if (o.resume === true && !o.outDir) throw new Error("train: resume = true needs outDir (or give the checkpoint folder as resume)");
@@ -182,6 +189,7 @@ export async function train<E = Tensor>(opts: TrainOptions<E>): Promise<TrainRes
     dataRng = Rng.fromState(epochStart);
     order = dataRng.permutation(N);
     cursor = ck.config.rng.dataCursor;
+    priorSeconds = ck.config.seconds ?? 0;
   } else {
     const init = network.init(o.seed);
     const params = await fromParams(init);
@@ -253,6 +261,7 @@ export async function train<E = Tensor>(opts: TrainOptions<E>): Promise<TrainRes
         batchSize: o.batchSize,
         lr: o.lr,
         warmup: o.warmup,
+        lrSchedule: o.lrSchedule,
         emaDecay: o.emaDecay,
         adam,
         time: typeof o.time === "string" ? o.time : "custom",
@@ -261,6 +270,7 @@ export async function train<E = Tensor>(opts: TrainOptions<E>): Promise<TrainRes
       },
       rng: { noise: encodeState(noiseRng.state()), dataEpochStart: encodeState(epochStart), dataCursor: cursor },
       losses,
+      seconds: priorSeconds + (performance.now() - t0) / 1000,
       metadata: opts.metadata ?? {},
       savedAt: new Date().toISOString(),
     };
@@ -274,7 +284,7 @@ export async function train<E = Tensor>(opts: TrainOptions<E>): Promise<TrainRes
   try {
     while (step < o.steps) {
       const k = step + 1;
-      const lrK = o.warmup > 0 ? (o.lr * Math.min(1, k / o.warmup)) : o.lr;
+      const lrK = learningRate(o, k, priorSeconds + (performance.now() - t0) / 1000);
       const [lr, c1, c2] = adamScalars(adam, lrK, k);
       const batch = drawBatch();
       stepper ??= await trainStepper({ engine, network, loss: objective.loss, adam, batchSize: o.batchSize, example: batch, state, maxRows: o.microBatch });
@@ -297,6 +307,7 @@ export async function train<E = Tensor>(opts: TrainOptions<E>): Promise<TrainRes
           step,
           steps: o.steps,
           loss,
+          lr: lrK,
           avgLoss: tail.reduce((a, b) => a + b, 0) / tail.length,
           stepsPerSec: rate,
           etaSec: (o.steps - step) / rate,
@@ -326,6 +337,7 @@ interface Resolved {
   batchSize: number;
   lr: number;
   warmup: number;
+  lrSchedule: LrSchedule;
   beta1: number;
   beta2: number;
   eps: number;
@@ -368,6 +380,7 @@ function checkOptions<E>(opts: TrainOptions<E>): Resolved {
     batchSize: int("batchSize", opts.batchSize, 1),
     lr: num("lr", opts.lr ?? 1e-3, (x) => x > 0 && Number.isFinite(x), "a positive finite number"),
     warmup: int("warmup", opts.warmup ?? 0, 0),
+    lrSchedule: lrSchedules.includes(opts.lrSchedule ?? "constant") ? (opts.lrSchedule ?? "constant") : fail("lrSchedule", opts.lrSchedule, lrSchedules.join(", ")),
     beta1: num("beta1", opts.beta1 ?? defaultAdam.beta1, (x) => x >= 0 && x < 1, "in [0, 1)"),
     beta2: num("beta2", opts.beta2 ?? defaultAdam.beta2, (x) => x >= 0 && x < 1, "in [0, 1)"),
     eps: num("eps", opts.eps ?? defaultAdam.eps, (x) => x > 0, "positive"),
@@ -400,6 +413,7 @@ function checkResumable<E>(c: CheckpointConfig, opts: TrainOptions<E>, o: Resolv
   const same: [string, unknown, unknown][] = [
     ["seed", c.seed, o.seed],
     ["batchSize", c.training.batchSize, o.batchSize],
+    ["lrSchedule", c.training.lrSchedule ?? "constant", o.lrSchedule],
     ["data rows", c.training.dataRows, N],
   ];
   for (const [k, a, b] of same) if (a !== b) throw new Error(`${where} the checkpoint has ${k} ${a}, this run ${b}`);
