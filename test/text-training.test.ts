@@ -13,7 +13,7 @@ import { replacementNelbo, replacementNelboQuadrature } from "../src/text/replac
 import { replacementElboLoss } from "../src/text/replacement-loss.js";
 import { autoregressive } from "../src/processes/autoregressive.js";
 import { chiSquareTest, entropy, enumerable, enumerableDenoiser, sampleEnumerable, stringAt, stringCounts, testStrings } from "../src/oracles/enumerable.js";
-import { maskingElboWeight, maskingNelbo, maskingNelboExact } from "../src/text/elbo.js";
+import { maskingCountWeights, maskingElboWeight, maskingNelbo, maskingNelboExact } from "../src/text/elbo.js";
 import { networkCategorical } from "../src/text/denoiser.js";
 import { tokenObjective } from "../src/text/objective.js";
 import { autoregressiveNll, autoregressiveObjective } from "../src/text/autoregressive.js";
@@ -65,6 +65,51 @@ test("ELBO weight, counted form: L/k for linear m on the grid k/L; T (n_k - n_(k
   }
 });
 
+test("count weights: E[m'(t)/m(t) | K masked of L] = (L + 1)/K for linear m; for cosine and log-linear m, 1/K over the frequency of K", () => {
+  for (const Lc of [3, 128]) {
+    const w = maskingCountWeights(destruction.linear(), Lc);
+    assert.equal(w[0], 0, "nothing masked, no term");
+    for (let k = 1; k <= Lc; k++) assert.ok(Math.abs(w[k] - (Lc + 1) / k) < 1e-6 * w[k], `linear L = ${Lc}, K = ${k}: ${w[k]}`);
+  }
+  // Against the forward process itself (t ~ U(0, 1], K ~ Bin(8, m(t))): the mean of m'(t)/m(t) among
+  // draws with K masked, for K >= 2 (for K = 1 it has no second moment: there, P(K) = 1 / (K w(K))).
+  const Lc = 8;
+  const rng = new Rng(21);
+  for (const [name, sched] of [["cosine", destruction.cosine()], ["log-linear", destruction.logLinear()]] as const) {
+    const w = maskingCountWeights(sched, Lc);
+    const n = 200_000;
+    const count = new Float64Array(Lc + 1);
+    const sum = new Float64Array(Lc + 1);
+    const sq = new Float64Array(Lc + 1);
+    for (let i = 0; i < n; i++) {
+      const t = 1 - rng.uniform();
+      const m = sched.m(t);
+      let K = 0;
+      for (let j = 0; j < Lc; j++) if (rng.uniform() < m) K++;
+      const ratio = scheduleSlopeOf(sched, t) / m;
+      count[K]++;
+      sum[K] += ratio;
+      sq[K] += ratio * ratio;
+    }
+    for (let k = 2; k <= Lc; k++) {
+      const mean = sum[k] / count[k];
+      const se = Math.sqrt((sq[k] / count[k] - mean * mean) / count[k]);
+      assert.ok(Math.abs(w[k] - mean) < 4 * se + 1e-3, `${name} K = ${k}: ${w[k]} vs Monte Carlo ${mean} ± ${se}`);
+    }
+    if (name === "cosine") {
+      // K = 1 (whose 1/t has no second moment): 1 / (K P(K)) with P(K) from the frequencies.
+      const p = count[1] / n;
+      const se = Math.sqrt((p * (1 - p)) / n);
+      assert.ok(Math.abs(1 / w[1] - p) < 4 * se, `cosine K = 1: 1/w = ${1 / w[1]} vs P(1) = ${p} ± ${se}`);
+    }
+  }
+});
+
+/** m'(t) written out (not the library's finite difference): cosine, or log-linear m = (1 - eps) t. */
+function scheduleSlopeOf(sched: Schedule, t: number): number {
+  return sched.name === "cosine" ? (Math.PI / 2) * Math.sin((Math.PI * t) / 2) : sched.m(1);
+}
+
 test("token objective: mean weighting gives 1, elbo weighting m'(t)/m(t) per row, on masked positions only", () => {
   const p = masking({ vocab: 3, schedule: destruction.cosine() });
   const x0 = tensor([2, 3], [0, 1, 2, 2, 1, 0]);
@@ -75,6 +120,11 @@ test("token objective: mean weighting gives 1, elbo weighting m'(t)/m(t) per row
   const w0 = maskingElboWeight(p, t[0]);
   const w1 = maskingElboWeight(p, t[1]);
   assert.deepEqual(Array.from(w), Array.from(Float32Array.from([w0, 0, w0, 0, w1, w1])));
+  // count: the row's weight is read off its number of masked tokens (2 and 2 here), not its t.
+  const wc = tokenObjective(p, { weighting: "count" }).target(x0, xt, t, tensor([2, 3])).weight!.data;
+  const table = maskingCountWeights(p.schedule, 3);
+  assert.deepEqual(Array.from(wc), Array.from(Float32Array.from([table[2], 0, table[2], 0, table[2], table[2]])));
+  assert.throws(() => tokenObjective(replacement({ vocab: 3 }), { weighting: "count" }), /"count" weighting needs a masking process/);
   assert.throws(() => tokenObjective(countedReplacement({ vocab: 3, length: 3 }), { weighting: "elbo" }), /needs a continuous-time masking or replacement process/);
   assert.throws(() => tokenObjective(replacement({ vocab: 3, variant: "different" }), { weighting: "elbo" }), /defined for variant "uniform"/);
 });
@@ -160,6 +210,11 @@ test("elbo-weighted training loss is an unbiased estimate of the NELBO per chara
     model.dispose();
 
     const elbo = await trainingLoss(net, params, process as Process<Tensor, unknown>, tokenObjective(process as TokenProcess<unknown>, { weighting: "elbo" }), 300, 11);
+    // The count form: the same expectation, the same draws, with the spread of 1/t among rows of equal K removed.
+    const count = await trainingLoss(net, params, process as Process<Tensor, unknown>, tokenObjective(process as TokenProcess<unknown>, { weighting: "count" }), 300, 11);
+    console.log(`#   count weighting: ${count.mean.toFixed(4)} ± ${count.stderr.toFixed(4)}`);
+    assert.ok(Math.abs(count.mean - exact) < 4 * count.stderr, `${name}: count-weighted loss ${count.mean} ± ${count.stderr} vs NELBO ${exact}`);
+    if (name !== "counted linear") assert.ok(count.stderr < elbo.stderr, `${name}: count ${count.stderr} should spread less than elbo ${elbo.stderr}`);
     const mean = await trainingLoss(net, params, process as Process<Tensor, unknown>, tokenObjective(process as TokenProcess<unknown>, { weighting: "mean" }), 300, 11);
     console.log(`# ${name}: training loss elbo ${elbo.mean.toFixed(4)} ± ${elbo.stderr.toFixed(4)}, mean ${mean.mean.toFixed(4)} ± ${mean.stderr.toFixed(4)}; exact NELBO ${exact.toFixed(4)} nats/char`);
     assert.ok(Math.abs(elbo.mean - exact) < 4 * elbo.stderr, `${name}: training loss ${elbo.mean} ± ${elbo.stderr} vs NELBO ${exact}`);
@@ -168,6 +223,21 @@ test("elbo-weighted training loss is an unbiased estimate of the NELBO per chara
       const strat = await trainingLoss(net, params, process as Process<Tensor, unknown>, tokenObjective(process as TokenProcess<unknown>, { weighting: "elbo" }), 300, 12, "stratified");
       console.log(`#   stratified t: ${strat.mean.toFixed(4)} ± ${strat.stderr.toFixed(4)}`);
       assert.ok(Math.abs(strat.mean - exact) < 4 * strat.stderr && strat.stderr < elbo.stderr, `${name}: stratified ${strat.mean} ± ${strat.stderr}`);
+      // Mutation: count weights L/K (the discrete grid's, forgetting that K = 0..L are all equally likely here: (L + 1)/K).
+      const grid: Objective<Tensor, unknown> = {
+        ...tokenObjective(process as TokenProcess<unknown>, { weighting: "count" }),
+        target(x0, xt) {
+          const w = new Float32Array(xt.data.length);
+          for (let b = 0; b < xt.shape[0]; b++) {
+            let K = 0;
+            for (let j = 0; j < L; j++) K += xt.data[b * L + j] === V ? 1 : 0;
+            for (let j = 0; j < L; j++) w[b * L + j] = xt.data[b * L + j] === V ? L / K : 0;
+          }
+          return { target: x0, weight: tensor(xt.shape, w) };
+        },
+      };
+      const bad = await trainingLoss(net, params, process as Process<Tensor, unknown>, grid, 300, 11);
+      assert.ok(Math.abs(bad.mean - exact) > 4 * bad.stderr, `L/K weights ${bad.mean} ± ${bad.stderr} should miss ${exact}`);
     }
     // The plain mean weighs heavily masked rows more than the ELBO does: a different quantity.
     assert.ok(Math.abs(mean.mean - exact) > 8 * mean.stderr, `${name}: the mean-weighted loss ${mean.mean} ± ${mean.stderr} should miss ${exact}`);

@@ -66,6 +66,54 @@ export function maskingElboWeight(process: MaskingLike & { readonly time: TimeDo
   return mt > 0 ? scheduleSlope(m, t) / mt : 0;
 }
 
+/**
+ * The ELBO weight averaged over t given what a row shows: with K of its L
+ * tokens masked,
+ *   w(K) = E[ m'(t)/m(t) | K ] = int m'(t)/m(t) Bin(K; L, m(t)) dt / P(K),   P(K) = int Bin(K; L, m(t)) dt,
+ * for t ~ U(0, 1] as training draws it. Given K the masked set is uniform
+ * whatever t was, so the row's loss depends on t only through K, and
+ * replacing m'/m by w(K) keeps the loss an unbiased NELBO estimate while
+ * removing the spread of 1/t among rows that show the same thing
+ * (Rao-Blackwell): this is the count form of the NELBO above (the
+ * any-order autoregressive loss of Hoogeboom et al. 2022), whose weights
+ * are bounded by those of the fully-masked rows. The numerator is
+ * int C(L, K) m^(K-1) (1 - m)^(L-K) dm over [m(0), m(1)] (= 1/K when m
+ * runs from 0 to 1); for the linear m, P(K) = 1/(L + 1) and w(K) = (L + 1)/K.
+ * Both integrals by Simpson's rule, fine enough for the narrowest
+ * binomial (width ~ 1/L). w(0) = 0: a row with nothing masked has no term.
+ */
+export function maskingCountWeights(schedule: Schedule, L: number): Float64Array {
+  const n = 2 * Math.max(2048, 16 * L); // even number of intervals
+  const logC = new Float64Array(L + 1);
+  for (let k = 1; k <= L; k++) logC[k] = logC[k - 1] + Math.log((L - k + 1) / k);
+  // Simpson's rule over x in [a, b] of f(x, K) for every K at once.
+  const simpson = (a: number, b: number, f: (x: number, out: Float64Array) => void): Float64Array => {
+    const acc = new Float64Array(L + 1);
+    const row = new Float64Array(L + 1);
+    const h = (b - a) / n;
+    for (let i = 0; i <= n; i++) {
+      f(a + i * h, row);
+      const c = ((i === 0 || i === n ? 1 : i % 2 ? 4 : 2) * h) / 3;
+      for (let k = 0; k <= L; k++) acc[k] += c * row[k];
+    }
+    return acc;
+  };
+  // C(L, k) m^(k - shift) (1 - m)^(L - k), with 0^0 = 1.
+  const binomial = (m: number, shift: number, out: Float64Array) => {
+    const lm = Math.log(m);
+    const l1 = Math.log1p(-m);
+    for (let k = 0; k <= L; k++) {
+      const a = k - shift;
+      const b = L - k;
+      out[k] = a < 0 || (m === 0 && a > 0) || (m === 1 && b > 0) ? 0 : Math.exp(logC[k] + (a > 0 ? a * lm : 0) + (b > 0 ? b * l1 : 0));
+    }
+  };
+  const m = (t: number) => schedule.m(t);
+  const P = simpson(0, 1, (t, out) => binomial(m(t), 0, out));
+  const num = simpson(m(0), m(1), (x, out) => binomial(x, 1, out));
+  return Float64Array.from(P, (p, k) => (k > 0 && p > 0 ? num[k] / p : 0));
+}
+
 export interface NelboOptions {
   rng: Rng;
   /** Monte Carlo estimates per sequence (default 1). */

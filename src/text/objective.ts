@@ -5,7 +5,7 @@ import type { Schedule } from "../core/schedule.js";
 import { weightedSumLoss, weightedSumSums } from "../train/loss.js";
 import type { LossFn, Objective } from "../train/types.js";
 import type { TokenProcess } from "../processes/tokens.js";
-import { maskingElboWeight } from "./elbo.js";
+import { maskingCountWeights, maskingElboWeight } from "./elbo.js";
 import { replacementElboObjective } from "./replacement-loss.js";
 
 /**
@@ -18,10 +18,15 @@ import { replacementElboObjective } from "./replacement-loss.js";
  *   grid, src/text/elbo.ts), summed and divided by the number of
  *   characters (MDLM's objective). Replacement "uniform": the uniform-jump
  *   score-entropy bound itself (src/text/replacement-loss.ts; UDLM's).
+ * - "count" (masking): the same unbiased NELBO estimate with each row's
+ *   weight E[m'(t)/m(t) | K] given its number K of masked tokens
+ *   (maskingCountWeights): the count form `udm eval --nll` estimates, with
+ *   bounded weights. On a discrete grid the ELBO weight already depends
+ *   on the count only, and "count" is "elbo".
  */
-export type TokenWeighting = "mean" | "elbo";
+export type TokenWeighting = "mean" | "elbo" | "count";
 
-export const tokenWeightings = ["mean", "elbo"] as const;
+export const tokenWeightings = ["mean", "elbo", "count"] as const;
 
 /** sum(w * CE) / (B L): the ELBO weights are absolute. Its two sums let a big batch run as micro-batches. */
 const elboLoss: LossFn = Object.assign((out: JArray, target: JArray, weight: JArray) => weightedSumLoss("ce", out, target, weight), {
@@ -54,15 +59,28 @@ export function tokenObjective<E>(
     if (!rep.schedule || process.time.kind !== "continuous") throw new Error(`tokenObjective: "elbo" weighting needs a continuous-time masking or replacement process, got ${process.name} (use "mean")`);
     return replacementElboObjective({ vocab: process.vocab, schedule: rep.schedule, variant: rep.variant }) as Objective<Tensor, E> & { description: Record<string, unknown> };
   }
-  const w = (t: number) => (weighting === "elbo" ? maskingElboWeight(process as Process<Tensor, E> & { maskId: number; schedule: Schedule }, t) : 1);
+  if (weighting === "count" && maskId === null) throw new Error(`tokenObjective: "count" weighting needs a masking process, got ${process.name} (use "elbo" or "mean")`);
+  const masking = process as Process<Tensor, E> & { maskId: number; schedule: Schedule };
+  const byCount = weighting === "count" && process.time.kind === "continuous";
+  // The row weight: from the row's t, or (count form) from how many of its tokens are masked.
+  let counts: { L: number; w: Float64Array } | undefined;
+  const rowWeight = (t: number, xt: Tensor, b: number): number => {
+    if (weighting === "mean") return 1;
+    if (!byCount) return maskingElboWeight(masking, t);
+    const L = xt.shape[1];
+    if (counts?.L !== L) counts = { L, w: maskingCountWeights(masking.schedule, L) };
+    let K = 0;
+    for (let i = b * L; i < b * L + L; i++) if (xt.data[i] === maskId) K++;
+    return counts.w[K];
+  };
   return {
-    loss: weighting === "elbo" ? elboLoss : "ce",
+    loss: weighting === "mean" ? "ce" : elboLoss,
     description: { kind: "tokens", weight: maskId === null ? "all positions" : "masked positions", weighting, process: process.name },
     target(x0, xt, t) {
       const L = xt.shape[1];
       const out = new Float32Array(xt.data.length);
       for (let b = 0; b < xt.shape[0]; b++) {
-        const wb = w(t[b]);
+        const wb = rowWeight(t[b], xt, b);
         for (let i = b * L; i < b * L + L; i++) out[i] = maskId === null || xt.data[i] === maskId ? wb : 0;
       }
       return { target: x0, weight: tensor(xt.shape, out) };
