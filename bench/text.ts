@@ -6,16 +6,18 @@
  * sampler settings, samples, and infilling examples.
  *
  *   node --import tsx bench/text.ts --setting <name> [--seconds 1200] [--book austen-emma] [--force]
- *       [--length L] [--dim D] [--layers N] [--heads H] [--window W] [--batch B] [--lr X]   (default: the CLI's, batch 32)
+ *       [--length L] [--dim D] [--layers N] [--heads H] [--window W] [--alibi true|false] [--batch B] [--lr X] [--lr-schedule S]   (default: the CLI's, batch 32)
  *   node --import tsx bench/text.ts --report            # the README table from the saved results
  *
  * Settings (the network and training flags are the CLI's defaults unless given):
  *   mask-elbo    udm train --process mask --weighting elbo
  *   mask-mean    udm train --process mask --weighting mean
+ *   mask-count   udm train --process mask --weighting count (the NELBO's count form)
  *   replace-elbo udm train --process replace --weighting elbo (uniform variant, trained on its bound)
  *   replace-mean udm train --process replace --weighting mean (cross-entropy at every position)
  *   ar           udm train --process ar (the autoregressive baseline, same Transformer, causal)
  *   torch        bench/text_torch.py: the PyTorch twin of mask-elbo, same budget, scored here
+ *   torch-mean   the PyTorch twin of mask-mean
  * Every CLI setting is literally `udm train ... --max-seconds S --out bench/out/text/<setting>`;
  * its scores are what `udm eval --nll` and the samples of `udm sample` give.
  * Results: bench/out/text/<setting>/result.json.
@@ -47,20 +49,22 @@ const root = arg("runs", "bench/out/text");
 const nSamples = Number(arg("samples", "64"));
 const stepsList = arg("sample-steps", "16,64,256").split(",").map(Number);
 /** Network and optimiser options shared by every setting (the CLI defaults unless given here). */
-const netOptions = { tfDim: given("dim"), tfLayers: given("layers"), tfHeads: given("heads"), tfWindow: given("window") };
+const netOptions = { tfDim: given("dim"), tfLayers: given("layers"), tfHeads: given("heads"), tfWindow: given("window"), tfAlibi: given("alibi") };
 const dataOptions = { textLength: given("length") };
 // Batch 32: the CLI default of 256 rows of 128 characters leaves too few steps for a 20-minute budget.
-const trainOptions = { batchSize: given("batch") ?? "32", lr: given("lr") };
+const trainOptions = { batchSize: given("batch") ?? "32", lr: given("lr"), lrSchedule: given("lr-schedule") };
 const netFlags = [...asFlags(dataOptions), ...asFlags(netOptions), ...asFlags(trainOptions)];
 const template = arg("infill", "Emma was ______________ and she said that ______________________");
 
 const settings: Record<string, { flags: string[]; label: string }> = {
   "mask-elbo": { flags: ["--process", "mask", "--weighting", "elbo"], label: "masking, ELBO weighting" },
   "mask-mean": { flags: ["--process", "mask", "--weighting", "mean"], label: "masking, mean weighting" },
+  "mask-count": { flags: ["--process", "mask", "--weighting", "count"], label: "masking, ELBO in count form" },
   "replace-elbo": { flags: ["--process", "replace", "--weighting", "elbo"], label: "replacement (uniform), ELBO" },
   "replace-mean": { flags: ["--process", "replace", "--weighting", "mean"], label: "replacement (uniform), mean CE" },
   ar: { flags: ["--process", "ar"], label: "autoregressive baseline" },
   torch: { flags: ["--process", "mask", "--weighting", "elbo"], label: "PyTorch twin of masking (ELBO)" },
+  "torch-mean": { flags: ["--process", "mask", "--weighting", "mean"], label: "PyTorch twin of masking (mean)" },
 };
 
 interface SamplerResult {
@@ -166,22 +170,24 @@ async function runCli(setting: string, dir: string): Promise<Result> {
 }
 
 /** The PyTorch twin: same data (written here), same budget, its EMA weights scored by the code above. */
-async function runTorch(dir: string): Promise<Result> {
+async function runTorch(dir: string, setting: string): Promise<Result> {
+  const flags = settings[setting].flags;
+  const weighting = flags[flags.indexOf("--weighting") + 1] as "mean" | "elbo";
   await initJax();
-  const net = Object.fromEntries(Object.entries(netOptions).filter(([, v]) => v !== undefined).map(([k, v]) => [k, Number(v)]));
+  const net = Object.fromEntries(Object.entries(netOptions).filter(([, v]) => v !== undefined).map(([k, v]) => [k, k === "tfAlibi" ? v === "true" : Number(v)]));
   const textLength = dataOptions.textLength === undefined ? undefined : Number(dataOptions.textLength);
-  const spec = { data: `text:${book}`, dataOptions: { textUnit: "auto", textLength }, n: 10000, heldOut: 100000, seed: 0, process: { name: "mask", options: { schedule: "linear", counted: false, weighting: "elbo" } }, network: { name: "transformer", options: findNetwork("transformer", "tokens").options.parse(net) } };
+  const spec = { data: `text:${book}`, dataOptions: { textUnit: "auto", textLength }, n: 10000, heldOut: 100000, seed: 0, process: { name: "mask", options: { schedule: "linear", counted: false, weighting } }, network: { name: "transformer", options: findNetwork("transformer", "tokens").options.parse(net) } };
   const s = await buildSetup(spec);
-  const cfg = s.network.config as { vocab: number; length: number; dim: number; layers: number; heads: number; window: number };
+  const cfg = s.network.config as { vocab: number; length: number; dim: number; layers: number; heads: number; window: number; alibi?: boolean };
   // The CLI's training defaults, unless given.
-  const t = trainSchema({ out: dir, steps: 1 }).parse(Object.fromEntries(Object.entries(trainOptions).filter(([, v]) => v !== undefined).map(([k, v]) => [k, Number(v)])));
+  const t = trainSchema({ out: dir, steps: 1 }).parse(Object.fromEntries(Object.entries(trainOptions).filter(([, v]) => v !== undefined).map(([k, v]) => [k, k === "lrSchedule" ? v : Number(v)])));
   mkdirSync(join(dir, "data"), { recursive: true });
   writeFileSync(join(dir, "data", "train.f32"), Buffer.from(s.data.train.data.buffer, s.data.train.data.byteOffset, s.data.train.data.byteLength));
   writeFileSync(join(dir, "data", "meta.json"), JSON.stringify({ vocab: cfg.vocab, length: cfg.length }));
   const pyArgs = [
     "bench/text_torch.py", "--data", join(dir, "data"), "--out", join(dir, "weights.safetensors"), "--seconds", String(seconds), "--threads", arg("threads", "2"),
-    "--dim", String(cfg.dim), "--layers", String(cfg.layers), "--heads", String(cfg.heads), "--window", String(cfg.window),
-    "--batch", String(t.batchSize), "--lr", String(t.lr), "--warmup", String(t.warmup), "--ema", String(t.emaDecay), "--weighting", "elbo",
+    "--dim", String(cfg.dim), "--layers", String(cfg.layers), "--heads", String(cfg.heads), "--window", String(cfg.window), "--alibi", String(cfg.alibi ?? false),
+    "--batch", String(t.batchSize), "--lr", String(t.lr), "--warmup", String(t.warmup), "--lr-schedule", t.lrSchedule, "--ema", String(t.emaDecay), "--weighting", weighting,
   ];
   const command = `/usr/bin/python3 ${pyArgs.join(" ")}`;
   console.log(`# ${command}`);
@@ -192,7 +198,7 @@ async function runTorch(dir: string): Promise<Result> {
   const denoiser = s.setup.denoiser(s.network, params);
   const m = { ...s, dir, runDir: dir, config: { step: out.steps } as Model["config"], params, denoiser } as Model;
   try {
-    return await score("torch", m, out.steps, out.seconds, command);
+    return await score(setting, m, out.steps, out.seconds, command);
   } finally {
     denoiser.dispose?.();
     tree.dispose(params);

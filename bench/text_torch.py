@@ -1,7 +1,8 @@
 """The PyTorch twin of the masking-diffusion text model of bench/text.ts.
 
 Same network as src/model/transformer.ts (token + neighbour + position
-embeddings, sinusoidal time conditioning, pre-LN blocks with tanh-GELU,
+embeddings, sinusoidal time conditioning, pre-LN blocks with tanh-GELU and
+optional ALiBi biases,
 zero-initialised output; the weights carry the SAME names and shapes, so
 the trained weights load into the jax-js Transformer), the same masking
 process (linear m(t) = t, t ~ U(0, 1]), the same loss weighting ("mean" or
@@ -11,7 +12,7 @@ then scores them with the project's own bits/char and word-share code, so
 both models are measured by one code path.
 
     /usr/bin/python3 bench/text_torch.py --data DIR --out weights.safetensors [--seconds 1200] [--threads 2]
-        [--dim 128] [--layers 4] [--heads 4] [--window 2] [--batch 32] [--lr 2e-3] [--warmup 100] [--ema 0.995] [--weighting mean]
+        [--dim 128] [--layers 4] [--heads 4] [--window 2] [--alibi false] [--batch 32] [--lr 2e-3] [--warmup 100] [--lr-schedule constant] [--ema 0.995] [--weighting mean]
     /usr/bin/python3 bench/text_torch.py --check DIR   (random weights + logits for the equality test)
 
 DIR holds what bench/text.ts wrote: train.f32 (token ids as float32, [N, L])
@@ -97,10 +98,20 @@ def forward(p, cfg, x, t):
         a = norm(f"block{k}.ln1", h)
         heads = lambda w: lin(f"block{k}.{w}", a).view(B, L, H, Dh).transpose(1, 2)
         q, kk, v = heads("q"), heads("k"), heads("v")
-        att = torch.softmax(q @ kk.transpose(-1, -2) / math.sqrt(Dh), -1) @ v
+        scores = q @ kk.transpose(-1, -2) / math.sqrt(Dh)
+        if cfg.get("alibi"):
+            scores = scores + alibi_bias(L, H)
+        att = torch.softmax(scores, -1) @ v
         h = h + lin(f"block{k}.o", att.transpose(1, 2).reshape(B, L, D))
         h = h + lin(f"block{k}.mlp2", F.gelu(lin(f"block{k}.mlp1", norm(f"block{k}.ln2", h)), approximate="tanh"))
     return lin("out", norm("final.ln", h))
+
+
+def alibi_bias(L, H):
+    """transformer.ts attentionBias: head h = 1..H adds -2^(-8h/H) |i - j|."""
+    pos = torch.arange(L, dtype=torch.float32)
+    slopes = torch.tensor([2.0 ** (-8 * (h + 1) / H) for h in range(H)])
+    return -slopes[:, None, None] * (pos[:, None] - pos[None, :]).abs()[None]
 
 
 def save_safetensors(path, tensors, metadata=None):
@@ -126,7 +137,7 @@ def save_safetensors(path, tensors, metadata=None):
 
 def config(meta, a):
     V, L = meta["vocab"], meta["length"]
-    return {"vocab": V, "inputVocab": V + 1, "length": L, "dim": a.dim, "heads": a.heads, "layers": a.layers, "mlpRatio": 4, "timeDim": 64, "window": a.window}
+    return {"vocab": V, "inputVocab": V + 1, "length": L, "dim": a.dim, "heads": a.heads, "layers": a.layers, "mlpRatio": 4, "timeDim": 64, "window": a.window, **({"alibi": True} if a.alibi == "true" else {})}
 
 
 def check(a):
@@ -143,6 +154,19 @@ def check(a):
     save_safetensors(os.path.join(a.check, "weights.safetensors"), p)
     save_safetensors(os.path.join(a.check, "io.safetensors"), {"x": x.float(), "t": t, "logits": logits})
     print(json.dumps({"config": cfg, "weights": sum(v.numel() for v in p.values())}))
+
+
+def learning_rate(a, step, elapsed):
+    """src/train/lr.ts for a run bounded by a.seconds: linear warm-up, then constant or a decay to 0 at the budget's end."""
+    if a.warmup > 0 and step <= a.warmup:
+        return a.lr * step / a.warmup
+    p = min(1.0, elapsed / a.seconds)
+    schedule = getattr(a, "lr_schedule", "constant")  # bench/images_torch.py shares fit() without the flag
+    if schedule == "cosine":
+        return a.lr * (1 + math.cos(math.pi * p)) / 2
+    if schedule == "linear":
+        return a.lr * (1 - p)
+    return a.lr
 
 
 def fit(p, g, data, batch_loss, a, name):
@@ -165,7 +189,7 @@ def fit(p, g, data, batch_loss, a, name):
         loss = batch_loss(x0, g)
         step += 1
         for group in opt.param_groups:
-            group["lr"] = a.lr * min(1.0, step / a.warmup) if a.warmup > 0 else a.lr
+            group["lr"] = learning_rate(a, step, time.perf_counter() - t0)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
@@ -219,6 +243,8 @@ if __name__ == "__main__":
         ap.add_argument(f"--{name}", type=int, default=default)
     ap.add_argument("--lr", type=float, default=2e-3)
     ap.add_argument("--ema", type=float, default=0.995)
+    ap.add_argument("--lr-schedule", choices=["constant", "cosine", "linear"], default="constant")
+    ap.add_argument("--alibi", choices=["true", "false"], default="false")
     ap.add_argument("--weighting", choices=["mean", "elbo"], default="mean")
     a = ap.parse_args()
     if a.check:

@@ -21,10 +21,10 @@ export const asFlags = (o: Record<string, string | undefined>): string[] =>
 
 /**
  * The main of a settings bench (bench/images.ts, bench/text.ts): --report prints
- * the table, else --setting NAME runs (the PyTorch twin for "torch") and
+ * the table, else --setting NAME runs (a PyTorch twin for "torch..." settings) and
  * writes ROOT/NAME/result.json.
  */
-export async function settingsMain<R>(bench: string, root: string, settings: Record<string, unknown>, run: { report(): void; torch(dir: string): Promise<R>; cli(setting: string, dir: string): Promise<R> }): Promise<void> {
+export async function settingsMain<R>(bench: string, root: string, settings: Record<string, unknown>, run: { report(): void; torch(dir: string, setting: string): Promise<R>; cli(setting: string, dir: string): Promise<R> }): Promise<void> {
   if (has("report")) return run.report();
   const setting = arg("setting", "");
   if (!(setting in settings)) {
@@ -33,7 +33,7 @@ export async function settingsMain<R>(bench: string, root: string, settings: Rec
   }
   const dir = join(root, setting);
   mkdirSync(dir, { recursive: true });
-  const result = setting === "torch" ? await run.torch(dir) : await run.cli(setting, dir);
+  const result = setting.startsWith("torch") ? await run.torch(dir, setting) : await run.cli(setting, dir);
   writeFileSync(join(dir, "result.json"), JSON.stringify(result, null, 2) + "\n");
   console.log(`# wrote ${join(dir, "result.json")}`);
 }

@@ -78,6 +78,14 @@ test("Transformer (neighbour embeddings): forward and cross-entropy train step o
   await checkNetwork(net, ids(V + 1), ids(V), "ce", rng);
 });
 
+test("Transformer with ALiBi biases: forward and cross-entropy train step on ONNX equal jax-js", async () => {
+  const rng = new Rng(4);
+  const [L, V] = [6, 5];
+  const net = transformer({ vocab: V, length: L, dim: 8, heads: 2, layers: 1, window: 1, alibi: true });
+  const ids = (n: number) => () => np.array(Float32Array.from({ length: B * L }, () => rng.int(n)), { shape: [B, L] });
+  await checkNetwork(net, ids(V + 1), ids(V), "ce", rng);
+});
+
 test("the UNet's two conv forms (im2col channels-last, lax.conv channels-first) agree, and the im2col form's train step on ONNX equals jax-js", async () => {
   const rng = new Rng(6);
   const net = unet({ inChannels: 2, channels: [4, 8], groups: 2, timeDim: 8, attention: true, levels: 3 });

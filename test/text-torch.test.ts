@@ -22,11 +22,11 @@ test("PyTorch twin: the same weights give the same logits as the jax-js Transfor
   try {
     const cfg = { vocab: 11, length: 16 };
     writeFileSync(join(dir, "meta.json"), JSON.stringify(cfg));
-    const shape = ["--dim", "32", "--layers", "2", "--heads", "4", "--window", "2"];
+    const shape = ["--dim", "32", "--layers", "2", "--heads", "4", "--window", "2", "--alibi", "true"];
     execFileSync(PY, ["bench/text_torch.py", "--check", dir, ...shape]);
     const weights = decodeSafetensors(readFileSync(join(dir, "weights.safetensors"))).tensors;
     const io = decodeSafetensors(readFileSync(join(dir, "io.safetensors"))).tensors;
-    const net = transformer({ vocab: 11, length: 16, dim: 32, layers: 2, heads: 4, window: 2 });
+    const net = transformer({ vocab: 11, length: 16, dim: 32, layers: 2, heads: 4, window: 2, alibi: true });
     // Same names and shapes as our own init.
     const ours = net.init(0);
     assert.deepEqual(Object.keys(weights).sort(), Object.keys(ours).sort());

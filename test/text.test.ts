@@ -156,6 +156,27 @@ test("transformer neighbour window: with no attention layers, token j reaches ex
   }
 });
 
+test("ALiBi attention bias: -2^(-8h/H) |i - j| per head, combined with the causal mask; saved in the network config", async () => {
+  const { attentionBias } = await import("../src/model/transformer.js");
+  const [Lb, H] = [5, 4];
+  const b = await attentionBias(Lb, H, false, true).data();
+  const c = await attentionBias(Lb, H, true, true).data();
+  for (let h = 0; h < H; h++) {
+    const slope = [1 / 4, 1 / 16, 1 / 64, 1 / 256][h];
+    for (let i = 0; i < Lb; i++) {
+      for (let j = 0; j < Lb; j++) {
+        const k = (h * Lb + i) * Lb + j;
+        assert.ok(Math.abs(b[k] + slope * Math.abs(i - j)) < 1e-7, `head ${h}, query ${i}, key ${j}: ${b[k]}`);
+        assert.equal(c[k], j > i ? -1e9 : b[k], `causal head ${h}, query ${i}, key ${j}`);
+      }
+    }
+  }
+  assert.deepEqual(attentionBias(Lb, H, true, false).shape, [Lb, Lb], "causal alone: one [L, L] mask for every head");
+  const net = transformer({ vocab: 4, length: 6, dim: 8, heads: 2, layers: 1, alibi: true });
+  assert.equal(net.config.alibi, true);
+  assert.equal(transformer({ vocab: 4, length: 6 }).config.alibi, undefined, "older checkpoints' configs stay as they were");
+});
+
 // ---- the CLI entries ----------------------------------------------------------
 
 test("CLI: udm train/sample/eval --nll on text:carroll-alice with mask, and replace --variant different", async () => {

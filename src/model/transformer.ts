@@ -42,6 +42,13 @@ export interface TransformerConfig {
    * one forward on x0 gives every conditional of the chain rule.
    */
   causal?: boolean;
+  /**
+   * ALiBi (Press et al. 2022): head h adds -slope_h |i - j| to its attention
+   * scores, slopes 2^(-8h/H): each head starts with a preference for near
+   * keys (from near-local to nearly flat), which learned absolute positions
+   * must first discover (default false).
+   */
+  alibi?: boolean;
 }
 
 /**
@@ -68,6 +75,7 @@ export function transformer(config: TransformerConfig): Network {
   // Features per position: a one-hot id, or the input vector.
   const F = inputDim ?? Vin;
   const causal = config.causal ?? false;
+  const alibi = config.alibi ?? false;
   if (causal && inputDim) throw new Error("transformer: causal takes token ids, not real inputs (inputDim)");
   if (!(Number.isInteger(window) && window >= 0 && window < L)) throw new Error(`transformer: window must be an integer in 0..${L - 1}, got ${window}`);
   // Offsets d of the neighbours x_{i+d}: -window..window without 0 (causal: the past only).
@@ -81,7 +89,7 @@ export function transformer(config: TransformerConfig): Network {
 
   return {
     name: "transformer",
-    config: { vocab: V, inputVocab: Vin, length: L, dim: D, heads: H, layers, mlpRatio: ratio, timeDim, window, ...(inputDim ? { inputDim } : {}), ...(causal ? { causal } : {}) },
+    config: { vocab: V, inputVocab: Vin, length: L, dim: D, heads: H, layers, mlpRatio: ratio, timeDim, window, ...(inputDim ? { inputDim } : {}), ...(causal ? { causal } : {}), ...(alibi ? { alibi } : {}) },
     init(seed: number): Params {
       const rng = new Rng(seed);
       const p: Params = {};
@@ -130,18 +138,27 @@ export function transformer(config: TransformerConfig): Network {
       h = h.add(p.take("pos.emb").reshape([1, L, D]));
       if (causal) t.dispose();
       else h = h.add(dense(p, "time2", silu(dense(p, "time1", timeEmbedding(t, timeDim)))).reshape([B, 1, D]));
-      const logits = dense(p, "out", encoderBlocks(p, h, layers, H, causal ? () => futureBias(L) : undefined));
+      const bias = causal || alibi ? () => attentionBias(L, H, causal, alibi) : undefined;
+      const logits = dense(p, "out", encoderBlocks(p, h, layers, H, bias));
       p.finish();
       return logits;
     },
   };
 }
 
-/** [L, L] attention bias: 0 where key j <= query i, -1e9 above the diagonal (finite, so softmax never sees -inf - -inf). */
-function futureBias(L: number): JArray {
-  const b = new Float32Array(L * L);
-  for (let i = 0; i < L; i++) for (let j = i + 1; j < L; j++) b[i * L + j] = -1e9;
-  return np.array(b).reshape([L, L]);
+/**
+ * The attention bias [H, L, L] (or [L, L] without ALiBi): causal: -1e9 where
+ * key j > query i (finite, so softmax never sees -inf - -inf); ALiBi:
+ * -2^(-8h/H) |i - j| for head h = 1..H.
+ */
+export function attentionBias(L: number, H: number, causal: boolean, alibi: boolean): JArray {
+  const heads = alibi ? H : 1;
+  const b = new Float32Array(heads * L * L);
+  for (let h = 0; h < heads; h++) {
+    const slope = alibi ? 2 ** ((-8 * (h + 1)) / H) : 0;
+    for (let i = 0; i < L; i++) for (let j = 0; j < L; j++) b[(h * L + i) * L + j] = causal && j > i ? -1e9 : -slope * Math.abs(i - j);
+  }
+  return np.array(b).reshape(alibi ? [H, L, L] : [L, L]);
 }
 
 /**
@@ -172,7 +189,7 @@ export function layerNorm(p: ParamTaker, name: string, x: JArray): JArray {
 /**
  * h [B, L, D] through the blocks of initBlocks and the final LayerNorm:
  *   h = h + Attn(LN(h));  h = h + MLP(LN(h))
- * (bidirectional; `bias` adds an attention bias [L, L] in every block, e.g. a causal mask).
+ * (bidirectional; `bias` adds an attention bias [L, L] or [H, L, L] in every block, e.g. a causal mask or ALiBi).
  */
 export function encoderBlocks(p: ParamTaker, h: JArray, layers: number, H: number, bias?: () => JArray): JArray {
   const [B, L, D] = h.shape;

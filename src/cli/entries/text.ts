@@ -212,7 +212,7 @@ function tokenSetup<E>(
     process,
     objective: extra.objective ?? tokenObjective(process, { weighting: extra.weighting }),
     // An ELBO weighs t by m'/m (masking) or beta (replacement): an evenly spread batch of t cuts its variance.
-    time: extra.weighting === "elbo" ? "stratified" : "uniform",
+    time: extra.weighting === "elbo" || extra.weighting === "count" ? "stratified" : "uniform",
     output: { kind: "logits", vocab: process.vocab, ...(extra.causal ? { causal: true } : {}) },
     denoiser(network, params) {
       const model = networkCategorical(network, params);
@@ -238,7 +238,7 @@ registerProcess({
   flags: [
     { key: "schedule", flag: "--schedule <name>", description: "destruction schedule m(t): linear, cosine, log-linear (default linear)" },
     { key: "counted", flag: "--counted", description: "exactly round(m(t) L) tokens destroyed, on the discrete grid k/L" },
-    { key: "weighting", flag: "--weighting <name>", description: "loss over masked tokens: elbo (MDLM's m'(t)/m(t) weights: an unbiased NELBO estimate) or mean (plain mean) (default elbo)" },
+    { key: "weighting", flag: "--weighting <name>", description: "loss over masked tokens: elbo (MDLM's m'(t)/m(t) weights: an unbiased NELBO estimate), count (the same estimate weighted by each row's number of masked tokens: lower variance) or mean (plain mean) (default elbo)" },
   ],
   options: z.object({ schedule: choice(scheduleNames).default("linear"), counted: bool().default(false), weighting: choice(tokenWeightings).default("elbo") }),
   build(o: { schedule: ScheduleKey; counted: boolean; weighting: TokenWeighting }, data) {
@@ -289,6 +289,7 @@ registerProcess({
             estimate: (model, rows, rng) => replacementNelbo(model, { vocab: V, schedule: process.schedule }, rows, { rng, samplesPerSeq: 4 }),
           }
         : undefined;
+    if (o.weighting === "count") throw new UsageError(`--weighting count is the masking NELBO's count form; for replace use elbo (--variant uniform, continuous time) or mean`);
     if (o.weighting === "elbo" && (o.variant !== "uniform" || o.counted)) throw new UsageError(`--weighting elbo: replacement has a bound for --variant uniform in continuous time only (got --variant ${o.variant}${o.counted ? " --counted" : ""})`);
     return tokenSetup(process, { start, bound, weighting: o.weighting, pad: data.pad });
   },
@@ -329,13 +330,14 @@ registerNetwork({
     { key: "tfDim", flag: "--tf-dim <n>", description: "Transformer width (default 128)" },
     { key: "tfLayers", flag: "--tf-layers <n>", description: "Transformer blocks (default 4)" },
     { key: "tfHeads", flag: "--tf-heads <n>", description: "attention heads, dividing the width (default 4)" },
-    { key: "tfWindow", flag: "--tf-window <n>", description: "neighbour embeddings of x_{i+d}, 0 < |d| <= n: n-gram features from the start (default 2; 0 = off)" },
+    { key: "tfWindow", flag: "--tf-window <n>", description: "neighbour embeddings of x_{i+d}, 0 < |d| <= n: n-gram features from the start (default 4; 0 = off)" },
+    { key: "tfAlibi", flag: "--tf-alibi <bool>", description: "ALiBi attention biases -2^(-8h/H) |i - j| per head h: attention prefers near keys from the start (default true)" },
   ],
-  options: z.object({ tfDim: int(8, 4096).default(128), tfLayers: int(0, 64).default(4), tfHeads: int(1, 64).default(4), tfWindow: int(0, 31).default(2) }),
-  build: (o: { tfDim: number; tfLayers: number; tfHeads: number; tfWindow: number }, spec) => {
+  options: z.object({ tfDim: int(8, 4096).default(128), tfLayers: int(0, 64).default(4), tfHeads: int(1, 64).default(4), tfWindow: int(0, 31).default(4), tfAlibi: bool().default(true) }),
+  build: (o: { tfDim: number; tfLayers: number; tfHeads: number; tfWindow: number; tfAlibi: boolean }, spec) => {
     if (spec.output.kind !== "logits") throw new Error(`transformer: outputs token logits only, but the process needs ${spec.output.kind}`);
     if (spec.itemShape.length !== 1) throw new Error(`transformer: items must be token sequences [L], got [${spec.itemShape.join(", ")}]`);
     const V = spec.output.vocab;
-    return transformer({ vocab: V, inputVocab: V + 1, length: spec.itemShape[0], dim: o.tfDim, layers: o.tfLayers, heads: o.tfHeads, window: o.tfWindow, inputDim: spec.inputDim, causal: spec.output.causal });
+    return transformer({ vocab: V, inputVocab: V + 1, length: spec.itemShape[0], dim: o.tfDim, layers: o.tfLayers, heads: o.tfHeads, window: o.tfWindow, alibi: o.tfAlibi, inputDim: spec.inputDim, causal: spec.output.causal });
   },
 });
