@@ -169,18 +169,22 @@ async function runCli(setting: string, dir: string): Promise<Result> {
   }
 }
 
+/** The options given on the command line (undefined ones left to the schema's defaults). */
+const definedOf = (o: Record<string, string | undefined>) => Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined));
+
 /** The PyTorch twin: same data (written here), same budget, its EMA weights scored by the code above. */
 async function runTorch(dir: string, setting: string): Promise<Result> {
   const flags = settings[setting].flags;
   const weighting = flags[flags.indexOf("--weighting") + 1] as "mean" | "elbo";
   await initJax();
-  const net = Object.fromEntries(Object.entries(netOptions).filter(([, v]) => v !== undefined).map(([k, v]) => [k, k === "tfAlibi" ? v === "true" : Number(v)]));
+  // The CLI's schemas read the flags' strings themselves (numbers, true/false), as for `udm train`.
+  const net = definedOf(netOptions);
   const textLength = dataOptions.textLength === undefined ? undefined : Number(dataOptions.textLength);
   const spec = { data: `text:${book}`, dataOptions: { textUnit: "auto", textLength }, n: 10000, heldOut: 100000, seed: 0, process: { name: "mask", options: { schedule: "linear", counted: false, weighting } }, network: { name: "transformer", options: findNetwork("transformer", "tokens").options.parse(net) } };
   const s = await buildSetup(spec);
   const cfg = s.network.config as { vocab: number; length: number; dim: number; layers: number; heads: number; window: number; alibi?: boolean };
   // The CLI's training defaults, unless given.
-  const t = trainSchema({ out: dir, steps: 1 }).parse(Object.fromEntries(Object.entries(trainOptions).filter(([, v]) => v !== undefined).map(([k, v]) => [k, k === "lrSchedule" ? v : Number(v)])));
+  const t = trainSchema({ out: dir, steps: 1 }).parse(definedOf(trainOptions));
   mkdirSync(join(dir, "data"), { recursive: true });
   writeFileSync(join(dir, "data", "train.f32"), Buffer.from(s.data.train.data.buffer, s.data.train.data.byteOffset, s.data.train.data.byteLength));
   writeFileSync(join(dir, "data", "meta.json"), JSON.stringify({ vocab: cfg.vocab, length: cfg.length }));
