@@ -138,7 +138,7 @@ export function transformer(config: TransformerConfig): Network {
       h = h.add(p.take("pos.emb").reshape([1, L, D]));
       if (causal) t.dispose();
       else h = h.add(dense(p, "time2", silu(dense(p, "time1", timeEmbedding(t, timeDim)))).reshape([B, 1, D]));
-      const bias = causal || alibi ? () => attentionBias(L, H, causal, alibi) : undefined;
+      const bias = causal || alibi ? attentionBias(L, H, causal, alibi) : undefined;
       const logits = dense(p, "out", encoderBlocks(p, h, layers, H, bias));
       p.finish();
       return logits;
@@ -189,9 +189,10 @@ export function layerNorm(p: ParamTaker, name: string, x: JArray): JArray {
 /**
  * h [B, L, D] through the blocks of initBlocks and the final LayerNorm:
  *   h = h + Attn(LN(h));  h = h + MLP(LN(h))
- * (bidirectional; `bias` adds an attention bias [L, L] or [H, L, L] in every block, e.g. a causal mask or ALiBi).
+ * (bidirectional; `bias` adds an attention bias [L, L] or [H, L, L] in every block, e.g. a causal mask or
+ * ALiBi: built once, consumed).
  */
-export function encoderBlocks(p: ParamTaker, h: JArray, layers: number, H: number, bias?: () => JArray): JArray {
+export function encoderBlocks(p: ParamTaker, h: JArray, layers: number, H: number, bias?: JArray): JArray {
   const [B, L, D] = h.shape;
   const Dh = D / H;
   for (let k = 0; k < layers; k++) {
@@ -203,11 +204,12 @@ export function encoderBlocks(p: ParamTaker, h: JArray, layers: number, H: numbe
     const kT = heads("k", a.ref).transpose([0, 1, 3, 2]);
     const v = heads("v", a);
     let scores = np.matmul(q, kT).mul(1 / Math.sqrt(Dh));
-    if (bias) scores = scores.add(bias());
+    if (bias) scores = scores.add(bias.ref);
     const att = np.matmul(softmax(scores), v).transpose([0, 2, 1, 3]).reshape([B, L, D]);
     h = h.add(dense(p, `block${k}.o`, att));
     const m = dense(p, `block${k}.mlp2`, nn.gelu(dense(p, `block${k}.mlp1`, layerNorm(p, `block${k}.ln2`, h.ref))));
     h = h.add(m);
   }
+  bias?.dispose();
   return layerNorm(p, "final.ln", h);
 }
