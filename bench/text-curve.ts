@@ -1,0 +1,80 @@
+/**
+ * Held-out bits/char along one text training run: `udm train` in segments
+ * of --every steps, each resuming the last (the same run as one
+ * uninterrupted one), the held-out bound of the EMA weights after each
+ * segment (the masking NELBO; the exact chain rule for ar), the best
+ * checkpoint kept (early stopping, for a model that overfits), a JSON curve
+ * and a chart:
+ *
+ *   node --import tsx bench/text-curve.ts <out> --every N --until M [--from RUN] [udm train flags...]
+ *   node --import tsx bench/text-curve.ts bench/out/curve/ar --every 250 --until 4000 --threads 1 --process ar
+ *   node --import tsx bench/text-curve.ts bench/out/curve/mask --from bench/out/text-v2-2t/mask-mean --every 1500 --until 15000 --threads 1
+ *
+ * The fixed flags are the text bench's (--data text:austen-emma, batch 32,
+ * --held-out 100000: the last 10% of the book). --from continues a copy of
+ * an existing run folder (its checkpoint is left as it is).
+ * Writes <out>/curve.json, <out>/curve.png, <out>/run (the run) and <out>/best.
+ */
+import { cpSync, existsSync, mkdirSync, readFileSync, rmSync } from "node:fs";
+import { join } from "node:path";
+import { main } from "../src/cli/main.js";
+import { disposeModel, loadModel } from "../src/cli/pipeline.js";
+import type { TextDataSet } from "../src/cli/entries/text.js";
+import { writeFileAtomic } from "../src/viz/files.js";
+import { linePlot } from "../src/viz/lineplot.js";
+
+const argv = process.argv.slice(2);
+const out = argv.shift();
+const take = (name: string): string | undefined => {
+  const i = argv.indexOf(`--${name}`);
+  if (i < 0) return undefined;
+  const [, v] = argv.splice(i, 2);
+  return v;
+};
+const every = Number(take("every"));
+const until = Number(take("until"));
+const from = take("from");
+if (!out || !(Number.isInteger(every) && every > 0) || !(Number.isInteger(until) && until >= every)) {
+  console.error("usage: bench/text-curve.ts <out> --every N --until M [--from RUN] [udm train flags...]");
+  process.exit(2);
+}
+const run = join(out, "run");
+mkdirSync(out, { recursive: true });
+if (from) {
+  if (!existsSync(join(from, "checkpoint"))) throw new Error(`bench/text-curve: --from ${from} has no checkpoint`);
+  rmSync(run, { recursive: true, force: true });
+  cpSync(from, run, { recursive: true });
+}
+const base = from ? [] : ["--data", "text:austen-emma", "--held-out", "100000", "--batch-size", "32"];
+
+interface Point { step: number; seconds: number; bitsPerChar: number; stderr: number }
+const curve: Point[] = [];
+const start = from ? (JSON.parse(readFileSync(join(run, "checkpoint", "config.json"), "utf8")) as { step: number }).step : 0;
+if (from) curve.push(await score());
+for (let k = (Math.floor(start / every) + 1) * every; k <= until; k += every) {
+  const args = ["train", ...base, "--steps", String(k), "--out", run, "--quiet", ...(k === every && !from ? ["--force"] : ["--resume"]), ...argv];
+  if ((await main(args)) !== 0) throw new Error(`bench/text-curve: udm ${args.join(" ")} failed`);
+  curve.push(await score());
+}
+
+/** The held-out bound of the run's checkpoint now; keeps it as <out>/best when it is the lowest so far. */
+async function score(): Promise<Point> {
+  const m = await loadModel(run);
+  const nll = await m.setup.nll!(m.denoiser, (m.data as TextDataSet).heldOut, 1);
+  const c = m.config as { step: number; seconds?: number };
+  const p = { step: c.step, seconds: +(c.seconds ?? 0).toFixed(1), bitsPerChar: +nll.bitsPerDim.toFixed(4), stderr: +nll.bitsPerDimStderr.toFixed(4) };
+  disposeModel(m);
+  if (curve.every((q) => q.bitsPerChar > p.bitsPerChar)) {
+    rmSync(join(out!, "best"), { recursive: true, force: true });
+    cpSync(join(run, "checkpoint"), join(out!, "best"), { recursive: true });
+  }
+  console.log(JSON.stringify(p));
+  writeFileAtomic(join(out!, "curve.json"), JSON.stringify({ flags: argv.join(" "), from, curve: [...curve, p] }, null, 1));
+  return p;
+}
+
+const best = curve.reduce((a, b) => (b.bitsPerChar < a.bitsPerChar ? b : a));
+linePlot([{ label: "held-out bits/char", x: curve.map((p) => p.step), y: curve.map((p) => p.bitsPerChar) }], {
+  title: `held-out bits/char during training (${argv.join(" ") || from}); best ${best.bitsPerChar} at step ${best.step}`, xLabel: "step", yLabel: "bits/char", logY: false, smooth: 0,
+}).save(join(out, "curve.png"));
+console.log(JSON.stringify({ out, best }));
