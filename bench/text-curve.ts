@@ -69,12 +69,21 @@ async function score(): Promise<Point> {
     cpSync(join(run, "checkpoint"), join(out!, "best"), { recursive: true });
   }
   console.log(JSON.stringify(p));
-  writeFileAtomic(join(out!, "curve.json"), JSON.stringify({ flags: argv.join(" "), from, curve: [...curve, p] }, null, 1));
+  save([...curve, p]);
   return p;
 }
 
-const best = curve.reduce((a, b) => (b.bitsPerChar < a.bitsPerChar ? b : a));
-linePlot([{ label: "held-out bits/char", x: curve.map((p) => p.step), y: curve.map((p) => p.bitsPerChar) }], {
-  title: `held-out bits/char during training (${argv.join(" ") || from}); best ${best.bitsPerChar} at step ${best.step}`, xLabel: "step", yLabel: "bits/char", logY: false, smooth: 0,
-}).save(join(out, "curve.png"));
-console.log(JSON.stringify({ out, best }));
+console.log(JSON.stringify({ out, best: bestOf(curve) }));
+
+function bestOf(points: Point[]): Point {
+  return points.reduce((a, b) => (b.bitsPerChar < a.bitsPerChar ? b : a));
+}
+
+/** curve.json and curve.png so far (rewritten after every point, so a stopped run keeps both). */
+function save(points: Point[]): void {
+  writeFileAtomic(join(out!, "curve.json"), JSON.stringify({ flags: argv.join(" "), from, curve: points }, null, 1));
+  const best = bestOf(points);
+  linePlot([{ label: "held-out bits/char", x: points.map((p) => p.step), y: points.map((p) => p.bitsPerChar) }], {
+    title: `held-out bits/char during training (${argv.join(" ") || from}); best ${best.bitsPerChar} at step ${best.step}`, xLabel: "step", yLabel: "bits/char", logY: false, smooth: 0,
+  }).save(join(out!, "curve.png"));
+}
