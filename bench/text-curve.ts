@@ -15,13 +15,11 @@
  * an existing run folder (its checkpoint is left as it is).
  * Writes <out>/curve.json, <out>/curve.png, <out>/run (the run) and <out>/best.
  */
-import { cpSync, existsSync, mkdirSync, readFileSync, rmSync } from "node:fs";
+import { cpSync, existsSync, mkdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
-import { main } from "../src/cli/main.js";
-import { disposeModel, loadModel } from "../src/cli/pipeline.js";
-import type { TextDataSet } from "../src/cli/entries/text.js";
 import { writeFileAtomic } from "../src/viz/files.js";
 import { linePlot } from "../src/viz/lineplot.js";
+import { emmaTrainFlags, heldOutBound, udm } from "./udm.js";
 
 const argv = process.argv.slice(2);
 const out = argv.shift();
@@ -45,25 +43,20 @@ if (from) {
   rmSync(run, { recursive: true, force: true });
   cpSync(from, run, { recursive: true });
 }
-const base = from ? [] : ["--data", "text:austen-emma", "--held-out", "100000", "--batch-size", "32"];
+const base = from ? [] : emmaTrainFlags;
 
 interface Point { step: number; seconds: number; bitsPerChar: number; stderr: number }
 const curve: Point[] = [];
-const start = from ? (JSON.parse(readFileSync(join(run, "checkpoint", "config.json"), "utf8")) as { step: number }).step : 0;
 if (from) curve.push(await score());
+const start = from ? curve[0].step : 0;
 for (let k = (Math.floor(start / every) + 1) * every; k <= until; k += every) {
-  const args = ["train", ...base, "--steps", String(k), "--out", run, "--quiet", ...(k === every && !from ? ["--force"] : ["--resume"]), ...argv];
-  if ((await main(args)) !== 0) throw new Error(`bench/text-curve: udm ${args.join(" ")} failed`);
+  await udm(["train", ...base, "--steps", String(k), "--out", run, "--quiet", ...(k === every && !from ? ["--force"] : ["--resume"]), ...argv], true);
   curve.push(await score());
 }
 
 /** The held-out bound of the run's checkpoint now; keeps it as <out>/best when it is the lowest so far. */
 async function score(): Promise<Point> {
-  const m = await loadModel(run);
-  const nll = await m.setup.nll!(m.denoiser, (m.data as TextDataSet).heldOut, 1);
-  const c = m.config as { step: number; seconds?: number };
-  const p = { step: c.step, seconds: +(c.seconds ?? 0).toFixed(1), bitsPerChar: +nll.bitsPerDim.toFixed(4), stderr: +nll.bitsPerDimStderr.toFixed(4) };
-  disposeModel(m);
+  const p = await heldOutBound(run);
   if (curve.every((q) => q.bitsPerChar > p.bitsPerChar)) {
     rmSync(join(out!, "best"), { recursive: true, force: true });
     cpSync(join(run, "checkpoint"), join(out!, "best"), { recursive: true });

@@ -2,6 +2,8 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { main } from "../src/cli/main.js";
+import { disposeModel, loadModel } from "../src/cli/pipeline.js";
+import type { TextDataSet } from "../src/cli/entries/text.js";
 
 /** The value after --name on the command line, or the fallback. */
 export function arg(name: string, fallback: string): string {
@@ -53,4 +55,19 @@ export async function udm(args: string[], echo = false): Promise<string[]> {
     console.log = log;
   }
   return lines;
+}
+
+/** The short text benches' fixed `udm train` flags: Emma, its last 10% held out, batch 32. */
+export const emmaTrainFlags = ["--data", "text:austen-emma", "--held-out", "100000", "--batch-size", "32"];
+
+/** A text run's held-out bound (`udm eval --nll` on every held-out chunk, seed 1) from its EMA weights, with its step and seconds. */
+export async function heldOutBound(dir: string): Promise<{ step: number; seconds: number; bitsPerChar: number; stderr: number }> {
+  const m = await loadModel(dir);
+  try {
+    const nll = await m.setup.nll!(m.denoiser, (m.data as TextDataSet).heldOut, 1);
+    const c = m.config as { step: number; seconds?: number };
+    return { step: c.step, seconds: +(c.seconds ?? 0).toFixed(1), bitsPerChar: +nll.bitsPerDim.toFixed(4), stderr: +nll.bitsPerDimStderr.toFixed(4) };
+  } finally {
+    disposeModel(m);
+  }
 }
