@@ -141,8 +141,11 @@ export interface DataEntry {
 /** What a network must output for this process and data. */
 export type NetworkOutput =
   | { kind: "same" }
-  /** causal: output i may depend on inputs 0..i-1 only (an autoregressive model); a network that cannot must refuse. */
-  | { kind: "logits"; vocab: number; causal?: boolean };
+  /**
+   * causal: output i may depend on inputs 0..i-1 only (an autoregressive model); block: a block-causal network over
+   * blocks of this many tokens reading [x_t, x0] (block diffusion, src/model/transformer.ts); a network that cannot must refuse.
+   */
+  | { kind: "logits"; vocab: number; causal?: boolean; block?: number };
 
 export interface SamplerRequest {
   /** --preset, when given (one of ProcessSetup.presets). */

@@ -49,6 +49,20 @@ export interface TransformerConfig {
    * must first discover (default false).
    */
   alibi?: boolean;
+  /**
+   * Block diffusion (src/processes/block.ts): blocks of `block` tokens. The
+   * input is ids [B, 2L], the noisy x_t then the clean x0 (training), or
+   * [B, L], x_t alone, which is then also its own clean context (sampling:
+   * the blocks before the current one ARE clean). Attention is
+   * block-causal (BD3-LM's vectorised form): a noisy token of block b sees
+   * the noisy tokens of block b and the clean tokens of blocks < b; a clean
+   * token of block b sees the clean tokens of blocks <= b. Neighbour
+   * embeddings follow the same rule (a noisy token's neighbour in an
+   * earlier block is read from the clean copy, one in a later block is
+   * absent). Output: logits for the L noisy positions. No time input: a
+   * masking model reads its level from the [MASK] count (MDLM).
+   */
+  block?: number;
 }
 
 /**
@@ -76,6 +90,11 @@ export function transformer(config: TransformerConfig): Network {
   const F = inputDim ?? Vin;
   const causal = config.causal ?? false;
   const alibi = config.alibi ?? false;
+  const block = config.block;
+  if (block !== undefined && !(Number.isInteger(block) && block >= 1 && block <= L && L % block === 0)) throw new Error(`transformer: block must be an integer in 1..${L} dividing the length ${L}, got ${block}`);
+  if (block !== undefined && (causal || inputDim)) throw new Error("transformer: block takes token ids and is not causal (it is block-causal by itself)");
+  // No time input for the causal and the block network (t is ignored).
+  const timed = !causal && block === undefined;
   if (causal && inputDim) throw new Error("transformer: causal takes token ids, not real inputs (inputDim)");
   if (!(Number.isInteger(window) && window >= 0 && window < L)) throw new Error(`transformer: window must be an integer in 0..${L - 1}, got ${window}`);
   // Offsets d of the neighbours x_{i+d}: -window..window without 0 (causal: the past only).
@@ -87,9 +106,54 @@ export function transformer(config: TransformerConfig): Network {
   if (D % H !== 0) throw new Error(`transformer: heads (${H}) must divide dim (${D})`);
   if (Vin < V) throw new Error(`transformer: inputVocab (${Vin}) must be at least vocab (${V})`);
 
+  /** The block network's forward (config.block): see TransformerConfig.block. */
+  function applyBlock(params: Params, x: JArray, t: JArray): JArray {
+    const Bk = block!;
+    const p = new ParamTaker(params);
+    const [B, len] = x.shape;
+    t.dispose();
+    if (x.shape.length !== 2 || (len !== L && len !== 2 * L)) {
+      x.dispose();
+      p.finish();
+      throw new Error(`transformer: a block network takes ids [B, ${L}] or [B, ${2 * L}] (noisy, then clean), got [${x.shape.join(", ")}]`);
+    }
+    // [B, L]: x_t is its own clean context.
+    const both = len === L ? np.concatenate([x.ref, x], 1) : x;
+    const feats = nn.oneHot(both.astype(np.int32), Vin); // [B, 2L, F]
+    const noisy = feats.ref.slice([], [0, L]);
+    const clean = feats.ref.slice([], [L, 2 * L]);
+    const parts = [feats];
+    const blk = (i: number) => Math.floor(i / Bk);
+    // out[i] = f[i + d] where keep(i) (a constant 0/1 per position), else 0.
+    const shifted = (f: JArray, d: number, keep: (i: number) => boolean) => {
+      const zeros = np.zeros([B, Math.abs(d), F]);
+      const s = d > 0 ? np.concatenate([f.slice([], [d]), zeros], 1) : np.concatenate([zeros, f.slice([], [0, L + d])], 1);
+      const m = Float32Array.from({ length: L }, (_, i) => (i + d >= 0 && i + d < L && keep(i) ? 1 : 0));
+      return s.mul(np.array(m).reshape([1, L, 1]));
+    };
+    for (const d of offsets) {
+      // A noisy token's neighbour: noisy in its own block, clean in an earlier one, none in a later one.
+      const n = shifted(noisy.ref, d, (i) => blk(i + d) === blk(i)).add(shifted(clean.ref, d, (i) => blk(i + d) < blk(i)));
+      // A clean token's neighbour: clean in its own or an earlier block.
+      const c = shifted(clean.ref, d, (i) => blk(i + d) <= blk(i));
+      parts.push(np.concatenate([n, c], 1));
+    }
+    noisy.dispose();
+    clean.dispose();
+    const all = parts.length === 1 ? parts[0] : np.concatenate(parts, 2);
+    const table = offsets.length === 0 ? p.take("tok.emb") : np.concatenate([p.take("tok.emb"), p.take("near.emb")], 0);
+    let h = np.matmul(all.reshape([B * 2 * L, (1 + offsets.length) * F]), table).reshape([B, 2 * L, D]);
+    const pos = p.take("pos.emb");
+    h = h.add(np.concatenate([pos.ref, pos], 0).reshape([1, 2 * L, D]));
+    const out = encoderBlocks(p, h, layers, H, blockAttentionBias(L, Bk, H, alibi)).slice([], [0, L]);
+    const logits = dense(p, "out", out);
+    p.finish();
+    return logits;
+  }
+
   return {
     name: "transformer",
-    config: { vocab: V, inputVocab: Vin, length: L, dim: D, heads: H, layers, mlpRatio: ratio, timeDim, window, ...(inputDim ? { inputDim } : {}), ...(causal ? { causal } : {}), ...(alibi ? { alibi } : {}) },
+    config: { vocab: V, inputVocab: Vin, length: L, dim: D, heads: H, layers, mlpRatio: ratio, timeDim, window, ...(inputDim ? { inputDim } : {}), ...(causal ? { causal } : {}), ...(alibi ? { alibi } : {}), ...(block !== undefined ? { block } : {}) },
     init(seed: number): Params {
       const rng = new Rng(seed);
       const p: Params = {};
@@ -98,7 +162,7 @@ export function transformer(config: TransformerConfig): Network {
       else p["tok.emb"] = table(Vin, 1);
       p["pos.emb"] = table(L, 0.5);
       if (offsets.length > 0 && !inputDim) p["near.emb"] = table(offsets.length * Vin, 1);
-      if (!causal) {
+      if (timed) {
         initDense(p, "time1", rng, timeDim, D);
         initDense(p, "time2", rng, D, D);
       }
@@ -107,6 +171,7 @@ export function transformer(config: TransformerConfig): Network {
       return p;
     },
     apply(params: Params, x: JArray, t: JArray): JArray {
+      if (block !== undefined) return applyBlock(params, x, t);
       const p = new ParamTaker(params);
       const [B, len] = x.shape;
       const want = inputDim ? `vectors [B, ${L}, ${inputDim}]` : `ids [B, ${L}]`;
@@ -136,7 +201,7 @@ export function transformer(config: TransformerConfig): Network {
         h = np.matmul(all.reshape([B * L, (1 + offsets.length) * F]), table).reshape([B, L, D]);
       }
       h = h.add(p.take("pos.emb").reshape([1, L, D]));
-      if (causal) t.dispose();
+      if (!timed) t.dispose();
       else h = h.add(dense(p, "time2", silu(dense(p, "time1", timeEmbedding(t, timeDim)))).reshape([B, 1, D]));
       const bias = causal || alibi ? attentionBias(L, H, causal, alibi) : undefined;
       const logits = dense(p, "out", encoderBlocks(p, h, layers, H, bias));
@@ -159,6 +224,30 @@ export function attentionBias(L: number, H: number, causal: boolean, alibi: bool
     for (let i = 0; i < L; i++) for (let j = 0; j < L; j++) b[(h * L + i) * L + j] = causal && j > i ? -1e9 : -slope * Math.abs(i - j);
   }
   return np.array(b).reshape(alibi ? [H, L, L] : [L, L]);
+}
+
+/**
+ * The block-causal attention bias [H, 2L, 2L] (or [2L, 2L] without ALiBi)
+ * over (noisy x_t, clean x0): a noisy query of block b sees noisy keys of
+ * block b and clean keys of blocks < b; a clean query of block b sees clean
+ * keys of blocks <= b; -1e9 elsewhere. ALiBi distances are between
+ * positions in the sequence (i mod L), whichever copy.
+ */
+export function blockAttentionBias(L: number, block: number, H: number, alibi: boolean): JArray {
+  const heads = alibi ? H : 1;
+  const N = 2 * L;
+  const b = new Float32Array(heads * N * N);
+  const blk = (p: number) => Math.floor((p % L) / block);
+  for (let h = 0; h < heads; h++) {
+    const slope = alibi ? 2 ** ((-8 * (h + 1)) / H) : 0;
+    for (let q = 0; q < N; q++) {
+      for (let k = 0; k < N; k++) {
+        const seen = q < L ? (k < L ? blk(k) === blk(q) : blk(k) < blk(q)) : k >= L && blk(k) <= blk(q);
+        b[(h * N + q) * N + k] = seen ? -slope * Math.abs((q % L) - (k % L)) : -1e9;
+      }
+    }
+  }
+  return np.array(b).reshape(alibi ? [H, N, N] : [N, N]);
 }
 
 /**

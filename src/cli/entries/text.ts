@@ -10,6 +10,8 @@ import { decode, didYouMean, encode, gutenbergBooks, loadText, loadTextUnits } f
 import { transformer } from "../../model/transformer.js";
 import { countedMasking, countedReplacement } from "../../processes/counted.js";
 import { masking } from "../../processes/masking.js";
+import { blockMasking } from "../../processes/block.js";
+import { blockNelbo, blockObjective } from "../../text/block.js";
 import { replacement } from "../../processes/replacement.js";
 import type { TokenProcess } from "../../processes/tokens.js";
 import { categoricalDenoiser, networkCategorical, type CategoricalModel } from "../../text/denoiser.js";
@@ -205,7 +207,7 @@ export function nllOf(r: NelboResult, rows: Tensor, method: string, pad?: number
  */
 function tokenSetup<E>(
   process: TokenProcess<E> & { schedule: Schedule },
-  extra: { objective?: ProcessSetup["objective"]; weighting?: TokenWeighting; start?: ProcessSetup["start"]; causal?: boolean; bound?: Bound; pad?: number } = {},
+  extra: { objective?: ProcessSetup["objective"]; weighting?: TokenWeighting; start?: ProcessSetup["start"]; causal?: boolean; block?: number; bound?: Bound; pad?: number } = {},
 ): ProcessSetup {
   const maskId = process.maskId;
   return {
@@ -213,7 +215,7 @@ function tokenSetup<E>(
     objective: extra.objective ?? tokenObjective(process, { weighting: extra.weighting }),
     // An ELBO weighs t by m'/m (masking) or beta (replacement): an evenly spread batch of t cuts its variance.
     time: extra.weighting === "elbo" || extra.weighting === "count" ? "stratified" : "uniform",
-    output: { kind: "logits", vocab: process.vocab, ...(extra.causal ? { causal: true } : {}) },
+    output: { kind: "logits", vocab: process.vocab, ...(extra.causal ? { causal: true } : {}), ...(extra.block !== undefined ? { block: extra.block } : {}) },
     denoiser(network, params) {
       const model = networkCategorical(network, params);
       const d = Object.assign(categoricalDenoiser(model, { maskId, changedRange: process.changedRange }), { dispose: () => model.dispose() });
@@ -322,6 +324,47 @@ registerProcess({
   },
 });
 
+registerProcess({
+  name: "block",
+  description: "block diffusion (BD3-LM): masking diffusion within blocks of --block characters, the blocks generated left to right; a block-causal network; --block 1 is autoregression, --block = the chunk length is mask",
+  kinds: ["tokens"],
+  flags: [
+    { key: "block", flag: "--block <n>", description: "characters per block, dividing the chunk length (default 4)" },
+    { key: "schedule", flag: "--schedule <name>", description: "destruction schedule m(t) within a block: linear, cosine, log-linear (default linear)" },
+    { key: "weighting", flag: "--weighting <name>", description: "loss over masked tokens: mean (plain mean) or elbo (m'(t)/m(t) weights: an unbiased estimate of the block NELBO) (default mean)" },
+  ],
+  options: z.object({ block: int(1, 4096).default(4), schedule: choice(scheduleNames).default("linear"), weighting: choice(["mean", "elbo"]).default("mean") }),
+  build(o: { block: number; schedule: ScheduleKey; weighting: "mean" | "elbo" }, data) {
+    const L = data.train.shape[1];
+    if (data.pad !== undefined) throw new UsageError(`--process block works on fixed-length chunks (--text-unit chunk), not on ${data.name}`);
+    if (L % o.block !== 0) throw new UsageError(`--block ${o.block} must divide the chunk length ${L} (e.g. ${[1, 2, 4, 8, 16, 32].filter((b) => L % b === 0).join(", ")})`);
+    const process = blockMasking({ vocab: data.vocab!, length: L, block: o.block, schedule: schedule(o.schedule) });
+    const K = process.blocks;
+    const setup = tokenSetup(process, {
+      objective: blockObjective(process, { weighting: o.weighting }),
+      weighting: o.weighting,
+      block: o.block,
+      bound: {
+        method: `block NELBO (BD3-LM), count form, every block of ${o.block} characters, 2 mask draws per block`,
+        estimate: (model, rows, rng) => blockNelbo(model, process, rows, { rng, samplesPerSeq: 2, vectorised: true }),
+      },
+    });
+    return {
+      ...setup,
+      // Each sampling step must stay inside one block: the network reads the earlier blocks as clean text.
+      async sampler(req, denoiser) {
+        if (req.preset !== undefined || req.eta !== undefined) throw new UsageError("--preset/--eta: the block process has none; use --r");
+        const missing = Array.from({ length: K - 1 }, (_, j) => (j + 1) / K).find((b) => !req.grid.some((t) => Math.abs(t - b) < 1e-9));
+        if (missing !== undefined) throw new UsageError(`--steps ${req.grid.length - 1}: the block process generates its ${K} blocks one after another, and every block boundary k/${K} must be a grid time (${missing.toFixed(4)} is not): use a uniform grid with a multiple of ${K} steps`);
+        return { r: req.r ?? 0, denoiser, label: `${K} blocks of ${o.block}, ${(req.grid.length - 1) / K} steps each` };
+      },
+      infill() {
+        throw new UsageError("--infill: the block process generates its blocks left to right and cannot hold characters after the current block; use --process mask to infill");
+      },
+    };
+  },
+});
+
 registerNetwork({
   name: "transformer",
   description: "bidirectional Transformer over token ids (token + position embeddings, time conditioning)",
@@ -338,6 +381,6 @@ registerNetwork({
     if (spec.output.kind !== "logits") throw new Error(`transformer: outputs token logits only, but the process needs ${spec.output.kind}`);
     if (spec.itemShape.length !== 1) throw new Error(`transformer: items must be token sequences [L], got [${spec.itemShape.join(", ")}]`);
     const V = spec.output.vocab;
-    return transformer({ vocab: V, inputVocab: V + 1, length: spec.itemShape[0], dim: o.tfDim, layers: o.tfLayers, heads: o.tfHeads, window: o.tfWindow, alibi: o.tfAlibi, inputDim: spec.inputDim, causal: spec.output.causal });
+    return transformer({ vocab: V, inputVocab: V + 1, length: spec.itemShape[0], dim: o.tfDim, layers: o.tfLayers, heads: o.tfHeads, window: o.tfWindow, alibi: o.tfAlibi, inputDim: spec.inputDim, causal: spec.output.causal, block: spec.output.block });
   },
 });
