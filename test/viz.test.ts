@@ -127,6 +127,18 @@ test("lineplot: finite values only, log axis over a decade, smoothing, a legend 
   assert.doesNotThrow(() => linePlot([{ label: "none", y: [NaN] }]).toPng());
 });
 
+test("chart titles wrap at spaces to fit the width instead of running off both edges", () => {
+  const long = "held-out bits/char during training (--process block --block 4 --text-length 64); best 2.1399 at step 4000";
+  const svg = lossPlot([{ label: "loss", y: [3, 2, 1] }], { title: long, document: newDocument() });
+  const lines = Array.from(svg.querySelectorAll(":scope > text"), (t) => t.textContent!);
+  assert.ok(lines.length >= 2, `one line: ${lines.join(" | ")}`);
+  assert.equal(lines.join(" "), long, "nothing lost or reordered");
+  // About 0.6 em per character at the title's size: every line fits the 640-pixel chart.
+  for (const l of lines) assert.ok(l.length * 0.6 * 14 <= 640, l);
+  const short = lossPlot([{ label: "loss", y: [3, 2, 1] }], { title: "loss", document: newDocument() });
+  assert.deepEqual(Array.from(short.querySelectorAll(":scope > text"), (t) => t.textContent), ["loss"]);
+});
+
 test("image grid: pixels exact under SVG labels", () => {
   const x = tensor([2, 1, 2, 2], [-1, 1, 0, 0.5, 1, 1, 1, -1]);
   const img = decodePng(imageGrid(x, { cols: 2, scale: 4, gap: 2, title: "t" }).toPng());

@@ -31,15 +31,30 @@ function place(svg: Element, x: number, y: number): Element {
   return svg;
 }
 
-/** A title line centred above `svg`. */
+/**
+ * A title centred above `svg`, wrapped at spaces into as many lines as it
+ * needs to fit the width (a long title on one line is cut off at both edges).
+ */
 export function titled(document: Document, svg: Element, title: string): SVGSVGElement {
   const { width, height } = svgSize(svg);
-  const top = FONT_SIZE + 14;
+  const size = FONT_SIZE + 2;
+  // About 0.6 em per character of a bold sans-serif face, with a margin.
+  const perLine = Math.max(10, Math.floor((width - 24) / (0.6 * size)));
+  const lines: string[] = [];
+  for (const word of title.split(" ")) {
+    const last = lines.length - 1;
+    if (last >= 0 && lines[last].length + 1 + word.length <= perLine) lines[last] += ` ${word}`;
+    else lines.push(word);
+  }
+  const lineHeight = size + 4;
+  const top = FONT_SIZE + 14 + (lines.length - 1) * lineHeight;
   const out = frame(document, width, height + top);
-  const text = document.createElementNS(SVG_NS, "text");
-  for (const [k, v] of Object.entries({ x: String(width / 2), y: String(FONT_SIZE + 6), "text-anchor": "middle", "font-size": String(FONT_SIZE + 2), "font-weight": "bold", fill: "black" })) text.setAttribute(k, v);
-  text.textContent = title;
-  out.appendChild(text);
+  lines.forEach((line, i) => {
+    const text = document.createElementNS(SVG_NS, "text");
+    for (const [k, v] of Object.entries({ x: String(width / 2), y: String(FONT_SIZE + 6 + i * lineHeight), "text-anchor": "middle", "font-size": String(size), "font-weight": "bold", fill: "black" })) text.setAttribute(k, v);
+    text.textContent = line;
+    out.appendChild(text);
+  });
   out.appendChild(place(svg, 0, top));
   return out;
 }
