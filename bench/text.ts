@@ -8,6 +8,7 @@
  *   node --import tsx bench/text.ts --setting <name> [--seconds 1200] [--book austen-emma] [--force]
  *       [--length L] [--dim D] [--layers N] [--heads H] [--window W] [--alibi true|false] [--batch B] [--lr X] [--lr-schedule S]   (default: the CLI's, batch 32)
  *   node --import tsx bench/text.ts --report            # the README table from the saved results
+ *   node --import tsx bench/text.ts --setting <name> --from RUN   # score a run trained elsewhere (e.g. bench/text-curve.ts's best) instead of training
  *
  * Settings (the network and training flags are the CLI's defaults unless given):
  *   mask-elbo    udm train --process mask --weighting elbo
@@ -16,6 +17,7 @@
  *   replace-elbo udm train --process replace --weighting elbo (uniform variant, trained on its bound)
  *   replace-mean udm train --process replace --weighting mean (cross-entropy at every position)
  *   ar           udm train --process ar (the autoregressive baseline, same Transformer, causal)
+ *   block        udm train --process block --block B (block diffusion, BD3-LM; --block B, default 4)
  *   torch        bench/text_torch.py: the PyTorch twin of mask-elbo, same budget, scored here
  *   torch-mean   the PyTorch twin of mask-mean
  * Every CLI setting is literally `udm train ... --max-seconds S --out bench/out/text/<setting>`;
@@ -63,6 +65,7 @@ const settings: Record<string, { flags: string[]; label: string }> = {
   "replace-elbo": { flags: ["--process", "replace", "--weighting", "elbo"], label: "replacement (uniform), ELBO" },
   "replace-mean": { flags: ["--process", "replace", "--weighting", "mean"], label: "replacement (uniform), mean CE" },
   ar: { flags: ["--process", "ar"], label: "autoregressive baseline" },
+  block: { flags: ["--process", "block", "--block", arg("block", "4")], label: `block diffusion (BD3-LM), blocks of ${arg("block", "4")}, mean weighting` },
   torch: { flags: ["--process", "mask", "--weighting", "elbo"], label: "PyTorch twin of masking (ELBO)" },
   "torch-mean": { flags: ["--process", "mask", "--weighting", "mean"], label: "PyTorch twin of masking (mean)" },
 };
@@ -108,7 +111,10 @@ async function score(setting: string, m: Model, trainSteps: number, trainSeconds
   console.log(`#   ${nll.bitsPerDim.toFixed(3)} ± ${nll.bitsPerDimStderr.toFixed(3)} bits/char (${nll.method})`);
   const samplers: SamplerResult[] = [];
   // The AR process reveals one position per step: L steps (r plays no role, its noise is fixed).
-  const grid: [number, number][] = ar ? [[0, L]] : [0, 1].flatMap((r) => stepsList.map((s) => [r, s] as [number, number]));
+  // The block process needs a multiple of its K blocks (every block boundary a grid time): 16 -> 32 for K = 32.
+  const K = (m.setup.process as { blocks?: number }).blocks ?? 1;
+  const perBlock = [...new Set(stepsList.map((s) => Math.ceil(s / K) * K))];
+  const grid: [number, number][] = ar ? [[0, L]] : [0, 1].flatMap((r) => perBlock.map((s) => [r, s] as [number, number]));
   for (const [r, steps] of grid) {
     const res = await drawSamples(m, { r, steps, grid: "uniform", n: nSamples, seed: 2 });
     const metrics = (await data.metrics!(res.samples)) as { wordShare: number };
@@ -152,8 +158,19 @@ async function score(setting: string, m: Model, trainSteps: number, trainSeconds
   };
 }
 
-/** Train with the CLI (udm train), then load the checkpoint as udm eval does. */
+/** Train with the CLI (udm train), then load the checkpoint as udm eval does; --from RUN scores that run instead. */
 async function runCli(setting: string, dir: string): Promise<Result> {
+  const from = arg("from", "");
+  if (from) {
+    const m = await loadModel(from);
+    try {
+      const c = m.config as { step: number; seconds?: number };
+      return await score(setting, m, c.step, c.seconds ?? 0, `(trained elsewhere) ${from}`);
+    } finally {
+      m.denoiser.dispose?.();
+      tree.dispose(m.params);
+    }
+  }
   const args = ["train", "--data", `text:${book}`, ...settings[setting].flags, ...netFlags, "--steps", "10000000", "--max-seconds", String(seconds), "--held-out", "100000", "--out", dir, ...(has("force") ? ["--force"] : [])];
   const command = `udm ${args.join(" ")}`;
   console.log(`# ${command}`);
