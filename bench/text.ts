@@ -18,6 +18,7 @@
  *   replace-mean udm train --process replace --weighting mean (cross-entropy at every position)
  *   ar           udm train --process ar (the autoregressive baseline, same Transformer, causal)
  *   block        udm train --process block --block B (block diffusion, BD3-LM; --block B, default 4)
+ *   block-elbo   the same with --weighting elbo (m'/m per masked token: the block NELBO itself)
  *   torch        bench/text_torch.py: the PyTorch twin of mask-elbo, same budget, scored here
  *   torch-mean   the PyTorch twin of mask-mean
  * Every CLI setting is literally `udm train ... --max-seconds S --out bench/out/text/<setting>`;
@@ -66,6 +67,7 @@ const settings: Record<string, { flags: string[]; label: string }> = {
   "replace-mean": { flags: ["--process", "replace", "--weighting", "mean"], label: "replacement (uniform), mean CE" },
   ar: { flags: ["--process", "ar"], label: "autoregressive baseline" },
   block: { flags: ["--process", "block", "--block", arg("block", "4")], label: `block diffusion (BD3-LM), blocks of ${arg("block", "4")}, mean weighting` },
+  "block-elbo": { flags: ["--process", "block", "--block", arg("block", "4"), "--weighting", "elbo"], label: `block diffusion (BD3-LM), blocks of ${arg("block", "4")}, ELBO weighting` },
   torch: { flags: ["--process", "mask", "--weighting", "elbo"], label: "PyTorch twin of masking (ELBO)" },
   "torch-mean": { flags: ["--process", "mask", "--weighting", "mean"], label: "PyTorch twin of masking (mean)" },
 };

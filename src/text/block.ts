@@ -1,11 +1,10 @@
-import type { Array as JArray } from "@jax-js/jax";
 import type { Rng } from "../core/rng.js";
 import { tensor, type Tensor } from "../core/tensor.js";
 import type { BlockMaskingProcess } from "../processes/block.js";
-import { weightedSumLoss, weightedSumSums } from "../train/loss.js";
-import type { LossFn, Objective } from "../train/types.js";
+import type { Objective } from "../train/types.js";
 import type { CategoricalModel } from "./denoiser.js";
 import { maskingElboWeight, nelboSummary, type NelboResult } from "./elbo.js";
+import { elboLoss } from "./objective.js";
 
 /**
  * Training and the bound of block diffusion (src/processes/block.ts).
@@ -35,10 +34,6 @@ export function maskAllBlocks(process: BlockMaskingProcess, x0: Tensor, t: Float
   }
   return tensor(x0.shape, out);
 }
-
-const elboLoss: LossFn = Object.assign((out: JArray, target: JArray, weight: JArray) => weightedSumLoss("ce", out, target, weight), {
-  sums: (out: JArray, target: JArray, weight: JArray) => weightedSumSums("ce", out, target, weight),
-});
 
 /**
  * The loss over the masked tokens of all blocks: "mean" (the plain mean
