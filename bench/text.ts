@@ -32,7 +32,7 @@ import { gzipSync } from "node:zlib";
 import { tree } from "@jax-js/jax";
 import { main } from "../src/cli/main.js";
 import { arg, asFlags, given, has, settingsMain } from "./udm.js";
-import { buildSetup, drawSamples, initJax, loadModel, type Model } from "../src/cli/pipeline.js";
+import { buildSetup, disposeModel, drawSamples, initJax, loadModel, type Model } from "../src/cli/pipeline.js";
 import { textInfill, type TextDataSet } from "../src/cli/entries/text.js";
 import { decode } from "../src/data/text.js";
 import { paramCount } from "../src/model/layers.js";
@@ -163,28 +163,22 @@ async function score(setting: string, m: Model, trainSteps: number, trainSeconds
 /** Train with the CLI (udm train), then load the checkpoint as udm eval does; --from RUN scores that run instead. */
 async function runCli(setting: string, dir: string): Promise<Result> {
   const from = arg("from", "");
-  if (from) {
-    const m = await loadModel(from);
-    try {
-      const c = m.config as { step: number; seconds?: number };
-      return await score(setting, m, c.step, c.seconds ?? 0, `(trained elsewhere) ${from}`);
-    } finally {
-      m.denoiser.dispose?.();
-      tree.dispose(m.params);
-    }
+  let run = { dir: from, command: `(trained elsewhere) ${from}`, seconds: undefined as number | undefined };
+  if (!from) {
+    const args = ["train", "--data", `text:${book}`, ...settings[setting].flags, ...netFlags, "--steps", "10000000", "--max-seconds", String(seconds), "--held-out", "100000", "--out", dir, ...(has("force") ? ["--force"] : [])];
+    const command = `udm ${args.join(" ")}`;
+    console.log(`# ${command}`);
+    const t0 = performance.now();
+    const code = await main(args);
+    if (code !== 0) throw new Error(`bench/text: ${command} exited with ${code}`);
+    run = { dir, command, seconds: (performance.now() - t0) / 1000 };
   }
-  const args = ["train", "--data", `text:${book}`, ...settings[setting].flags, ...netFlags, "--steps", "10000000", "--max-seconds", String(seconds), "--held-out", "100000", "--out", dir, ...(has("force") ? ["--force"] : [])];
-  const command = `udm ${args.join(" ")}`;
-  console.log(`# ${command}`);
-  const t0 = performance.now();
-  const code = await main(args);
-  if (code !== 0) throw new Error(`bench/text: ${command} exited with ${code}`);
-  const m = await loadModel(dir);
+  const m = await loadModel(run.dir);
   try {
-    return await score(setting, m, m.config.step, (performance.now() - t0) / 1000, command);
+    // A run trained elsewhere reports the training seconds its checkpoint recorded.
+    return await score(setting, m, m.config.step, run.seconds ?? (m.config as { seconds?: number }).seconds ?? 0, run.command);
   } finally {
-    m.denoiser.dispose?.();
-    tree.dispose(m.params);
+    disposeModel(m);
   }
 }
 
