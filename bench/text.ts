@@ -21,6 +21,7 @@
  *   block-elbo   the same with --weighting elbo (m'/m per masked token: the block NELBO itself)
  *   torch        bench/text_torch.py: the PyTorch twin of mask-elbo, same budget, scored here
  *   torch-mean   the PyTorch twin of mask-mean
+ *   torch-block  the PyTorch twin of block (--block B)
  * Every CLI setting is literally `udm train ... --max-seconds S --out bench/out/text/<setting>`;
  * its scores are what `udm eval --nll` and the samples of `udm sample` give.
  * Results: bench/out/text/<setting>/result.json.
@@ -70,6 +71,7 @@ const settings: Record<string, { flags: string[]; label: string }> = {
   "block-elbo": { flags: ["--process", "block", "--block", arg("block", "4"), "--weighting", "elbo"], label: `block diffusion (BD3-LM), blocks of ${arg("block", "4")}, ELBO weighting` },
   torch: { flags: ["--process", "mask", "--weighting", "elbo"], label: "PyTorch twin of masking (ELBO)" },
   "torch-mean": { flags: ["--process", "mask", "--weighting", "mean"], label: "PyTorch twin of masking (mean)" },
+  "torch-block": { flags: ["--process", "block", "--block", arg("block", "4"), "--weighting", "mean"], label: `PyTorch twin of block diffusion, blocks of ${arg("block", "4")} (mean)` },
 };
 
 interface SamplerResult {
@@ -188,12 +190,15 @@ const definedOf = (o: Record<string, string | undefined>) => Object.fromEntries(
 /** The PyTorch twin: same data (written here), same budget, its EMA weights scored by the code above. */
 async function runTorch(dir: string, setting: string): Promise<Result> {
   const flags = settings[setting].flags;
-  const weighting = flags[flags.indexOf("--weighting") + 1] as "mean" | "elbo";
+  const flag = (name: string) => flags[flags.indexOf(name) + 1];
+  const weighting = flag("--weighting") as "mean" | "elbo";
+  const block = flag("--process") === "block" ? Number(flag("--block")) : 0;
+  const process = block ? { name: "block", options: { block, schedule: "linear", weighting } } : { name: "mask", options: { schedule: "linear", counted: false, weighting } };
   await initJax();
   // The CLI's schemas read the flags' strings themselves (numbers, true/false), as for `udm train`.
   const net = definedOf(netOptions);
   const textLength = dataOptions.textLength === undefined ? undefined : Number(dataOptions.textLength);
-  const spec = { data: `text:${book}`, dataOptions: { textUnit: "auto", textLength }, n: 10000, heldOut: 100000, seed: 0, process: { name: "mask", options: { schedule: "linear", counted: false, weighting } }, network: { name: "transformer", options: findNetwork("transformer", "tokens").options.parse(net) } };
+  const spec = { data: `text:${book}`, dataOptions: { textUnit: "auto", textLength }, n: 10000, heldOut: 100000, seed: 0, process, network: { name: "transformer", options: findNetwork("transformer", "tokens").options.parse(net) } };
   const s = await buildSetup(spec);
   const cfg = s.network.config as { vocab: number; length: number; dim: number; layers: number; heads: number; window: number; alibi?: boolean };
   // The CLI's training defaults, unless given.
@@ -204,7 +209,7 @@ async function runTorch(dir: string, setting: string): Promise<Result> {
   const pyArgs = [
     "bench/text_torch.py", "--data", join(dir, "data"), "--out", join(dir, "weights.safetensors"), "--seconds", String(seconds), "--threads", arg("threads", "2"),
     "--dim", String(cfg.dim), "--layers", String(cfg.layers), "--heads", String(cfg.heads), "--window", String(cfg.window), "--alibi", String(cfg.alibi ?? false),
-    "--batch", String(t.batchSize), "--lr", String(t.lr), "--warmup", String(t.warmup), "--lr-schedule", t.lrSchedule, "--ema", String(t.emaDecay), "--weighting", weighting,
+    "--batch", String(t.batchSize), "--lr", String(t.lr), "--warmup", String(t.warmup), "--lr-schedule", t.lrSchedule, "--ema", String(t.emaDecay), "--weighting", weighting, "--block", String(block),
   ];
   const command = `/usr/bin/python3 ${pyArgs.join(" ")}`;
   console.log(`# ${command}`);
