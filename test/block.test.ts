@@ -32,7 +32,7 @@ const dist = enumerable(
     return Math.exp(1.3 * Number(x[0] === x[1]) + 1.1 * Number(x[1] === x[2]) - 0.9 * Number(x[2] === x[3]) - 0.6 * x[0] + 0.4 * x[3] * x[0]);
   }),
 );
-const process = blockMasking({ vocab: V, length: L, block: B });
+const proc = blockMasking({ vocab: V, length: L, block: B });
 const MASK = V;
 
 test("block process: at a time in block b's interval the blocks before b are clean, b is partly masked, the blocks after b are all [MASK]", () => {
@@ -59,7 +59,7 @@ test("block process: at a time in block b's interval the blocks before b are cle
   const eps = whole.noise([3, 12], rng);
   assert.deepEqual(whole.forward(tensor([3, 12], x0.data.slice(0, 36)), 0.37, eps).data, masking({ vocab: 5 }).forward(tensor([3, 12], x0.data.slice(0, 36)), 0.37, eps).data);
   assert.throws(() => blockMasking({ vocab: 5, length: 12, block: 5 }), /block must be an integer in 1\.\.12 dividing the length 12, got 5/);
-  assert.throws(() => p.posteriorNoise(x0, p.forward(x0, 0.6, p.noise([n, 12], rng)), 0.3, rng), /masked at t = 0.3, where its block is clean/);
+  assert.throws(() => p.posteriorNoise(x0, p.forward(x0, 0.6, p.noise([n, 12], rng)), 0.3, rng), /masked at t = 0.3, where its level m = 0/);
 });
 
 // ---- exactness: the one sampler with the exact posterior ------------------------
@@ -73,7 +73,7 @@ for (const r of [0, 1]) {
   for (const steps of [2, 6, 20]) {
     test(`block oracle sampler reproduces the strings: r = ${r}, ${steps} steps (${steps / 2} per block)`, async () => {
       const rng = new Rng(40 + steps + r);
-      const x = await sample({ process, denoiser: enumerableDenoiser(dist, process), grid: uniformGrid(steps), r, rng, shape: [N, L] });
+      const x = await sample({ process: proc, denoiser: enumerableDenoiser(dist, proc), grid: uniformGrid(steps), r, rng, shape: [N, L] });
       const res = fit(x);
       assert.ok(res.pValue > 0.001, `chi2 ${res.statistic.toFixed(1)} (df ${res.df}), p = ${res.pValue}`);
     });
@@ -93,18 +93,18 @@ function factorised(oracle: ReturnType<typeof enumerableDenoiser>): Denoiser {
 }
 
 test("broken step: factorised marginals revealing a whole block at once lose the within-block correlation (p < 1e-6); one position per step is exact", async () => {
-  const oracle = enumerableDenoiser(dist, process);
-  const broken = fit(await sample({ process, denoiser: factorised(oracle), grid: uniformGrid(2), r: 0, rng: new Rng(5), shape: [N, L] }));
+  const oracle = enumerableDenoiser(dist, proc);
+  const broken = fit(await sample({ process: proc, denoiser: factorised(oracle), grid: uniformGrid(2), r: 0, rng: new Rng(5), shape: [N, L] }));
   assert.ok(broken.pValue < 1e-6, `one step per block from marginals should fail: p = ${broken.pValue}`);
   // Counted-style check: with 200 steps per block two reveals in one step are rare, and the marginals suffice.
-  const fine = fit(await sample({ process, denoiser: factorised(oracle), grid: uniformGrid(400), r: 0, rng: new Rng(6), shape: [N, L] }));
+  const fine = fit(await sample({ process: proc, denoiser: factorised(oracle), grid: uniformGrid(400), r: 0, rng: new Rng(6), shape: [N, L] }));
   assert.ok(fine.pValue > 0.001, `many small steps: p = ${fine.pValue}`);
 });
 
 // ---- the bound ----------------------------------------------------------------
 
 /** The count-form block NELBO of one string, every mask set enumerated (independent of blockNelbo's sampling). */
-async function exactBlockNelbo(model: CategoricalModel, x0: number[], p = process): Promise<number> {
+async function exactBlockNelbo(model: CategoricalModel, x0: number[], p = proc): Promise<number> {
   const { block: Bk, blocks: K } = p;
   let total = 0;
   for (let b = 0; b < K; b++) {
@@ -125,7 +125,7 @@ async function exactBlockNelbo(model: CategoricalModel, x0: number[], p = proces
 const popcount = (m: number) => m.toString(2).split("").filter((c) => c === "1").length;
 
 test("block NELBO with the exact posterior equals -log p(x0) for every string (count form, every mask set enumerated)", async () => {
-  const oracle = enumerableDenoiser(dist, process);
+  const oracle = enumerableDenoiser(dist, proc);
   for (let i = 0; i < dist.probs.length; i++) {
     const nelbo = await exactBlockNelbo(oracle, stringAt(V, L, i));
     assert.ok(Math.abs(nelbo + Math.log(dist.probs[i])) < 1e-4, `string ${stringAt(V, L, i)}: ${nelbo} vs ${-Math.log(dist.probs[i])}`);
@@ -133,9 +133,9 @@ test("block NELBO with the exact posterior equals -log p(x0) for every string (c
 });
 
 test("blockNelbo (Monte Carlo) matches the entropy under the exact posterior; with blocks of 1 it is the exact chain rule", async () => {
-  const oracle = enumerableDenoiser(dist, process);
+  const oracle = enumerableDenoiser(dist, proc);
   const data = sampleEnumerable(dist, 3000, new Rng(7));
-  const r = await blockNelbo(oracle, process, data, { rng: new Rng(8), samplesPerSeq: 2 });
+  const r = await blockNelbo(oracle, proc, data, { rng: new Rng(8), samplesPerSeq: 2 });
   const h = entropy(dist) / (L * Math.LN2);
   assert.ok(Math.abs(r.bitsPerChar - h) < 4 * r.stderrBits + 0.005, `${r.bitsPerChar} ± ${r.stderrBits} vs entropy ${h}`);
   // B = 1: one position per block, always masked: no randomness left, and the number is the chain rule.
@@ -203,14 +203,14 @@ test("block network: block b's logits depend on x_t of block b and x0 of blocks 
 test("a block Transformer trained on the strings approaches their entropy (exact block NELBO)", async () => {
   const net = transformer({ vocab: V, length: L, dim: 32, heads: 2, layers: 1, window: 1, block: B });
   const data = sampleEnumerable(dist, 4000, new Rng(11));
-  const res = await train({ process, network: net, objective: blockObjective(process), data, steps: 400, batchSize: 64, seed: 12, lr: 3e-3, emaDecay: 0.9 });
+  const res = await train({ process: proc, network: net, objective: blockObjective(proc), data, steps: 400, batchSize: 64, seed: 12, lr: 3e-3, emaDecay: 0.9 });
   const model = networkCategorical(net, res.ema);
   let nelbo = 0;
   for (let i = 0; i < dist.probs.length; i++) nelbo += dist.probs[i] * (await exactBlockNelbo(model, stringAt(V, L, i)));
   // The vectorised estimate (one [x_t, x0] row scores every block) is the sequential one, draw for draw.
   const rows = sampleEnumerable(dist, 40, new Rng(13));
-  const seq = await blockNelbo(model, process, rows, { rng: new Rng(14), samplesPerSeq: 3 });
-  const vec = await blockNelbo(model, process, rows, { rng: new Rng(14), samplesPerSeq: 3, vectorised: true });
+  const seq = await blockNelbo(model, proc, rows, { rng: new Rng(14), samplesPerSeq: 3 });
+  const vec = await blockNelbo(model, proc, rows, { rng: new Rng(14), samplesPerSeq: 3, vectorised: true });
   assert.ok(Math.abs(seq.natsPerSeq - vec.natsPerSeq) < 1e-4 && Math.abs(seq.stderrBits - vec.stderrBits) < 1e-5, `sequential ${seq.natsPerSeq} vs vectorised ${vec.natsPerSeq}`);
   model.dispose();
   const h = entropy(dist);
@@ -227,7 +227,7 @@ test("CLI: udm train/sample/eval --nll with --process block; bad --block, --step
   const dir = mkdtempSync(join(tmpdir(), "udm-block-"));
   const logs: string[] = [];
   const errors: string[] = [];
-  const stderr = globalThis.process.stderr; // `process` is the block process in this file
+  const stderr = process.stderr;
   const [log, write] = [console.log, stderr.write];
   console.log = (...a: unknown[]) => void logs.push(a.join(" "));
   // udm's one-line usage errors go to stderr.

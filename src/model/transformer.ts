@@ -140,9 +140,7 @@ export function transformer(config: TransformerConfig): Network {
     }
     noisy.dispose();
     clean.dispose();
-    const all = parts.length === 1 ? parts[0] : np.concatenate(parts, 2);
-    const table = offsets.length === 0 ? p.take("tok.emb") : np.concatenate([p.take("tok.emb"), p.take("near.emb")], 0);
-    let h = np.matmul(all.reshape([B * 2 * L, (1 + offsets.length) * F]), table).reshape([B, 2 * L, D]);
+    let h = embedTokens(p, parts, D);
     const pos = p.take("pos.emb");
     h = h.add(np.concatenate([pos.ref, pos], 0).reshape([1, 2 * L, D]));
     const out = encoderBlocks(p, h, layers, H, blockAttentionBias(L, Bk, H, alibi)).slice([], [0, L]);
@@ -193,13 +191,7 @@ export function transformer(config: TransformerConfig): Network {
         parts.push(d > 0 ? np.concatenate([feats.ref.slice([], [d]), zeros], 1) : np.concatenate([zeros, feats.ref.slice([], [0, L + d])], 1));
       }
       feats.dispose();
-      const all = parts.length === 1 ? parts[0] : np.concatenate(parts, 2);
-      let h: JArray;
-      if (inputDim) h = dense(p, "in", all);
-      else {
-        const table = offsets.length === 0 ? p.take("tok.emb") : np.concatenate([p.take("tok.emb"), p.take("near.emb")], 0);
-        h = np.matmul(all.reshape([B * L, (1 + offsets.length) * F]), table).reshape([B, L, D]);
-      }
+      let h = inputDim ? dense(p, "in", parts.length === 1 ? parts[0] : np.concatenate(parts, 2)) : embedTokens(p, parts, D);
       h = h.add(p.take("pos.emb").reshape([1, L, D]));
       if (!timed) t.dispose();
       else h = h.add(dense(p, "time2", silu(dense(p, "time1", timeEmbedding(t, timeDim)))).reshape([B, 1, D]));
@@ -209,6 +201,18 @@ export function transformer(config: TransformerConfig): Network {
       return logits;
     },
   };
+}
+
+/**
+ * The token and neighbour embeddings of one-hot features [B, N, F] (parts:
+ * f(x_i), then f(x_{i+d}) for each offset d) in one matmul:
+ * [f(x_i), f(x_{i+d})...] @ [E_tok; E_near] -> [B, N, D]. Consumes parts.
+ */
+function embedTokens(p: ParamTaker, parts: JArray[], D: number): JArray {
+  const [B, N, F] = parts[0].shape;
+  const all = parts.length === 1 ? parts[0] : np.concatenate(parts, 2);
+  const table = parts.length === 1 ? p.take("tok.emb") : np.concatenate([p.take("tok.emb"), p.take("near.emb")], 0);
+  return np.matmul(all.reshape([B * N, parts.length * F]), table).reshape([B, N, D]);
 }
 
 /**

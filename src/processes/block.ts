@@ -1,9 +1,7 @@
-import { timeAt, type Time } from "../core/process.js";
-import type { Rng } from "../core/rng.js";
 import { toSchedule, type Destruction, type Schedule } from "../core/schedule.js";
-import { tensor, type Tensor } from "../core/tensor.js";
-import { uniformKernel, uniformNoise } from "./kernels.js";
-import { checkIds, level, seqShape, uniformIn, type TokenProcess } from "./tokens.js";
+import type { Tensor } from "../core/tensor.js";
+import { absorbing } from "./absorbing.js";
+import { level, type TokenProcess } from "./tokens.js";
 
 /**
  * Block diffusion (BD3-LM, Arriola et al. 2025) as ONE destruction process
@@ -11,8 +9,8 @@ import { checkIds, level, seqShape, uniformIn, type TokenProcess } from "./token
  * rises the blocks are masked one after the other, the last block first.
  * Block b (0-based, from the left) has its own local time
  *   tau_b(t) = clamp(K t - (K - 1 - b), 0, 1),
- * and position i of block b is [MASK] iff u_i < m(tau_b(t)) (masking.ts with
- * a per-position level). At a time t in block b's interval
+ * and position i of block b is [MASK] iff u_i < m(tau_b(t)) (absorbing.ts with
+ * one level per block). At a time t in block b's interval
  * ((K-1-b)/K, (K-b)/K], the blocks before b are clean, b is partly masked
  * and the blocks after b are all [MASK].
  *
@@ -65,71 +63,11 @@ export function blockMasking(opts: BlockMaskingOptions): BlockMaskingProcess {
   if (!(Number.isInteger(B) && B >= 1 && B <= L && L % B === 0)) throw new Error(`blockMasking: block must be an integer in 1..${L} dividing the length ${L}, got ${B}`);
   const K = L / B;
   const schedule = toSchedule(opts.schedule, opts.scheduleName);
-  const MASK = V;
   const name = `block-masking(B=${B}, ${schedule.name}, V=${V}, L=${L})`;
   const levels = (t: number): Float64Array => {
     const out = new Float64Array(L);
     for (let b = 0; b < K; b++) out.fill(level((s) => schedule.m(s), blockTime(t, b, K), name), b * B, b * B + B);
     return out;
   };
-  const masked = (u: number, mt: number) => u < mt || mt >= 1;
-  const rowLength = (where: string, x: { shape: readonly number[] }) => {
-    const [rows, len] = seqShape(`${name}.${where}`, x);
-    if (len !== L) throw new Error(`${name}.${where}: sequences have length ${len}, this process was built for length ${L}`);
-    return rows;
-  };
-
-  return {
-    name,
-    time: { kind: "continuous" },
-    vocab: V,
-    maskId: MASK,
-    schedule,
-    block: B,
-    length: L,
-    blocks: K,
-    levels,
-    noise: uniformNoise,
-    forward(x0: Tensor, t: Time, u: Tensor): Tensor {
-      const rows = rowLength("forward", x0);
-      checkIds(`${name}.forward x0`, x0, V);
-      const out = new Float32Array(rows * L);
-      for (let r = 0; r < rows; r++) {
-        const m = levels(timeAt(t, r));
-        for (let i = 0; i < L; i++) out[r * L + i] = masked(u.data[r * L + i], m[i]) ? MASK : x0.data[r * L + i];
-      }
-      return tensor(x0.shape, out);
-    },
-    posteriorNoise(x0: Tensor, xt: Tensor, t: Time, rng: Rng): Tensor {
-      const rows = rowLength("posteriorNoise", xt);
-      const u = new Float32Array(rows * L);
-      for (let r = 0; r < rows; r++) {
-        const m = levels(timeAt(t, r));
-        for (let i = 0; i < L; i++) {
-          const j = r * L + i;
-          if (xt.data[j] === MASK) {
-            if (m[i] <= 0) throw new Error(`${name}.posteriorNoise: row ${r} position ${i} is masked at t = ${timeAt(t, r)}, where its block is clean (m = 0)`);
-            u[j] = uniformIn(0, m[i], rng);
-          } else {
-            if (xt.data[j] !== x0.data[j]) throw new Error(`${name}.posteriorNoise: row ${r} position ${i} is visible in x_t (${xt.data[j]}) but x0 has ${x0.data[j]}; a masking denoiser must keep visible tokens`);
-            if (m[i] >= 1) throw new Error(`${name}.posteriorNoise: row ${r} position ${i} is visible at t = ${timeAt(t, r)}, where its block is all [MASK] (m = 1)`);
-            u[j] = uniformIn(m[i], 1, rng);
-          }
-        }
-      }
-      return tensor(xt.shape, u);
-    },
-    kernel: uniformKernel,
-    prior(shape: readonly number[], _rng: Rng): Tensor {
-      const rows = rowLength("prior", { shape });
-      return tensor(shape, new Float32Array(rows * L).fill(MASK));
-    },
-    changedRange: (_t, len) => [0, len],
-    likelihood(x0, xt, t) {
-      const m = levels(t);
-      let p = 1;
-      for (let i = 0; i < L; i++) p *= xt[i] === MASK ? m[i] : xt[i] === x0[i] ? 1 - m[i] : 0;
-      return p;
-    },
-  };
+  return { name, time: { kind: "continuous" }, vocab: V, maskId: V, schedule, block: B, length: L, blocks: K, levels, ...absorbing({ name, vocab: V, levels, length: L }) };
 }

@@ -45,12 +45,18 @@ export function blockObjective(process: BlockMaskingProcess, opts: { weighting?:
   const weighting = opts.weighting ?? "mean";
   const K = process.blocks;
   const local = { time: { kind: "continuous" as const }, schedule: process.schedule, maskId: process.maskId };
+  // input() and target() are called with the same batch (x0, t, u): mask it once.
+  let last: { x0: Tensor; t: Float32Array; u: Tensor; noisy: Tensor } | undefined;
+  const noisyOf = (x0: Tensor, t: Float32Array, u: Tensor): Tensor => {
+    if (last?.x0 !== x0 || last.t !== t || last.u !== u) last = { x0, t, u, noisy: maskAllBlocks(process, x0, t, u) };
+    return last.noisy;
+  };
   return {
     loss: weighting === "mean" ? "ce" : elboLoss,
     description: { kind: "tokens", weight: "masked positions of every block", weighting, process: process.name, input: "[x_t, x0], all blocks at one local time" },
     input(x0, _xt, t, u) {
       const [rows, L] = x0.shape;
-      const noisy = maskAllBlocks(process, x0, t, u);
+      const noisy = noisyOf(x0, t, u);
       const both = new Float32Array(rows * 2 * L);
       for (let r = 0; r < rows; r++) {
         both.set(noisy.data.subarray(r * L, r * L + L), r * 2 * L);
@@ -60,7 +66,7 @@ export function blockObjective(process: BlockMaskingProcess, opts: { weighting?:
     },
     target(x0, _xt, t, u) {
       const [rows, L] = x0.shape;
-      const noisy = maskAllBlocks(process, x0, t, u);
+      const noisy = noisyOf(x0, t, u);
       const w = new Float32Array(rows * L);
       for (let r = 0; r < rows; r++) {
         const wr = weighting === "mean" ? 1 : maskingElboWeight(local, localTime(t[r], K));
