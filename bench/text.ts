@@ -17,7 +17,7 @@
  *   replace-elbo udm train --process replace --weighting elbo (uniform variant, trained on its bound)
  *   replace-mean udm train --process replace --weighting mean (cross-entropy at every position)
  *   ar           udm train --process ar (the autoregressive baseline, same Transformer, causal)
- *   block        udm train --process block --block B (block diffusion, BD3-LM; --block B, default 4)
+ *   block        udm train --process block --block B (block diffusion, BD3-LM; --block B, default 2)
  *   block-elbo   the same with --weighting elbo (m'/m per masked token: the block NELBO itself)
  *   torch        bench/text_torch.py: the PyTorch twin of mask-elbo, same budget, scored here
  *   torch-mean   the PyTorch twin of mask-mean
@@ -58,6 +58,8 @@ const dataOptions = { textLength: given("length") };
 // Batch 32: the CLI default of 256 rows of 128 characters leaves too few steps for a 20-minute budget.
 const trainOptions = { batchSize: given("batch") ?? "32", lr: given("lr"), lrSchedule: given("lr-schedule") };
 const netFlags = [...asFlags(dataOptions), ...asFlags(netOptions), ...asFlags(trainOptions)];
+/** Characters per block of the block settings (the CLI's default, 2). */
+const blockSize = arg("block", "2");
 const template = arg("infill", "Emma was ______________ and she said that ______________________");
 
 const settings: Record<string, { flags: string[]; label: string }> = {
@@ -67,11 +69,11 @@ const settings: Record<string, { flags: string[]; label: string }> = {
   "replace-elbo": { flags: ["--process", "replace", "--weighting", "elbo"], label: "replacement (uniform), ELBO" },
   "replace-mean": { flags: ["--process", "replace", "--weighting", "mean"], label: "replacement (uniform), mean CE" },
   ar: { flags: ["--process", "ar"], label: "autoregressive baseline" },
-  block: { flags: ["--process", "block", "--block", arg("block", "4")], label: `block diffusion (BD3-LM), blocks of ${arg("block", "4")}, mean weighting` },
-  "block-elbo": { flags: ["--process", "block", "--block", arg("block", "4"), "--weighting", "elbo"], label: `block diffusion (BD3-LM), blocks of ${arg("block", "4")}, ELBO weighting` },
+  block: { flags: ["--process", "block", "--block", blockSize], label: `block diffusion (BD3-LM), blocks of ${blockSize}, mean weighting` },
+  "block-elbo": { flags: ["--process", "block", "--block", blockSize, "--weighting", "elbo"], label: `block diffusion (BD3-LM), blocks of ${blockSize}, ELBO weighting` },
   torch: { flags: ["--process", "mask", "--weighting", "elbo"], label: "PyTorch twin of masking (ELBO)" },
   "torch-mean": { flags: ["--process", "mask", "--weighting", "mean"], label: "PyTorch twin of masking (mean)" },
-  "torch-block": { flags: ["--process", "block", "--block", arg("block", "4"), "--weighting", "mean"], label: `PyTorch twin of block diffusion, blocks of ${arg("block", "4")} (mean)` },
+  "torch-block": { flags: ["--process", "block", "--block", blockSize, "--weighting", "mean"], label: `PyTorch twin of block diffusion, blocks of ${blockSize} (mean)` },
 };
 
 interface SamplerResult {

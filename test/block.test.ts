@@ -244,6 +244,10 @@ test("CLI: udm train/sample/eval --nll with --process block; bad --block, --step
     assert.ok(logs.some((l) => /4 blocks of 8, 2 steps each/.test(l)), logs.join("\n"));
     assert.equal(await main(["sample", "--checkpoint", join(dir, "m"), "-n", "2", "--steps", "6", "--out", join(dir, "s6")]), 2);
     assert.ok(errors.some((e) => /--steps 6: the block process generates its 4 blocks one after another/.test(e)), errors.join("\n"));
+    // Without --steps: the multiple of the blocks nearest above 100 (8 blocks of 4: 104), not the generic 100.
+    assert.equal(await main(["train", ...tiny, "--process", "block", "--block", "4", "--out", join(dir, "m4")]), 0);
+    assert.equal(await main(["sample", "--checkpoint", join(dir, "m4"), "-n", "2", "--out", join(dir, "s4")]), 0);
+    assert.ok(logs.some((l) => /8 blocks of 4, 13 steps each, 104 uniform steps/.test(l)), logs.join("\n"));
     assert.equal(await main(["sample", "--checkpoint", join(dir, "m"), "-n", "2", "--steps", "8", "--infill", "Alice __", "--out", join(dir, "inf")]), 2);
     assert.ok(errors.some((e) => /--infill: the block process generates its blocks left to right/.test(e)), errors.join("\n"));
     assert.equal(await main(["eval", "--checkpoint", join(dir, "m"), "-n", "4", "--steps", "8", "--nll", "--nll-rows", "20"]), 0);

@@ -472,6 +472,10 @@ test("CLI: mask --weighting elbo and the ar baseline train, sample and report bi
     assert.equal(await main(["train", "--data", "text:carroll-alice", "--process", "ar", ...tiny, "--out", join(dir, "ar")]), 0);
     assert.equal(JSON.parse(readFileSync(join(dir, "ar", "checkpoint", "config.json"), "utf8")).network.config.causal, true);
     assert.equal(await main(["sample", "--checkpoint", join(dir, "ar"), "-n", "2", "--steps", "16", "--out", join(dir, "ars")]), 2);
+    // Without --steps: one step per character, not the generic default of 100.
+    logs.length = 0;
+    assert.equal(await main(["sample", "--checkpoint", join(dir, "ar"), "-n", "2", "--out", join(dir, "ard")]), 0);
+    assert.ok(logs.some((l) => new RegExp(`left to right, ${TEXT_LENGTH} steps, ${TEXT_LENGTH} uniform steps`).test(l)), logs.join("\n"));
     logs.length = 0;
     assert.equal(await main(["eval", "--checkpoint", join(dir, "ar"), "-n", "4", "--steps", String(TEXT_LENGTH), "--nll", "--nll-rows", "20"]), 0);
     assert.ok(logs.some((l) => /held-out NLL: .* bits\/dim \(20 rows; chain rule, exact/.test(l)), logs.join("\n"));

@@ -2,7 +2,7 @@ import { Command } from "commander";
 import { addFlags, checkPreset, sampleFlags, sampleSchema, toSampleRequest } from "./common.js";
 import { sliceBatch } from "../core/tensor.js";
 import { UsageError, bool, check, int, readOptions, rejectUnknown, text } from "./options.js";
-import { disposeModel, drawSamples, loadModel, scoreSamples, useEngine } from "./pipeline.js";
+import { disposeModel, drawSamples, loadModel, samplingSteps, scoreSamples, useEngine } from "./pipeline.js";
 
 const schema = sampleSchema.extend({
   checkpoint: text("a checkpoint folder"),
@@ -45,7 +45,7 @@ export function evalCommand(): Command {
         process: model.spec.process.name,
         step: model.config.step,
         sampler: res.label,
-        steps: o.steps,
+        steps: samplingSteps(model, o),
         grid: o.grid,
         samples: res.samples.shape[0],
         energyDistance: score?.energy ?? null,
@@ -54,7 +54,7 @@ export function evalCommand(): Command {
         sampleSeconds: res.seconds,
       };
       if (!o.json) {
-        console.log(`${model.data.name}, ${model.spec.process.name}, step ${model.config.step}: ${res.label}, ${o.steps} ${o.grid} steps`);
+        console.log(`${model.data.name}, ${model.spec.process.name}, step ${model.config.step}: ${res.label}, ${samplingSteps(model, o)} ${o.grid} steps`);
         if (score) console.log(`energy distance to held-out data: ${score.energy.toPrecision(4)} (n = ${score.n}; training rows vs held-out: ${score.floor.toPrecision(4)})`);
         // A metric's floor and ceiling (keys <name>Floor, <name>Ceiling) are printed beside it.
         for (const [k, v] of Object.entries(extra)) {

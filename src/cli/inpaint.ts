@@ -4,7 +4,7 @@ import { pngFiles, pngFolder } from "../data/png-folder.js";
 import { inpaint, maskFromImage, regionMask, REGIONS, showHidden, type Region } from "../images/inpaint.js";
 import { imageColumns } from "../viz/image-grid.js";
 import { UsageError } from "./options.js";
-import { samplerSetup, type Model, type SampleRequest } from "./pipeline.js";
+import { samplerSetup, samplingSteps, type Model, type SampleRequest } from "./pipeline.js";
 
 /**
  * `udm sample --inpaint IMAGES --mask MASK`: complete the unknown pixels of
@@ -50,7 +50,7 @@ export async function inpaintImages(m: Model, req: InpaintRequest): Promise<Inpa
     { label: "known", x: showHidden(images, mask) },
     ...Array.from({ length: k }, (_, j) => ({ label: `${j + 1}`, x: gatherBatch(samples, Uint32Array.from({ length: R }, (_, i) => i * k + j)) })),
   ];
-  const picture = imageColumns(columns, { channels: C, title: `inpainting (${req.mask}), ${label}, ${req.steps} steps` });
+  const picture = imageColumns(columns, { channels: C, title: `inpainting (${req.mask}), ${label}, ${samplingSteps(m, req)} steps` });
   return { samples, picture, label, seconds };
 }
 

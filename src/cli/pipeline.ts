@@ -354,7 +354,8 @@ export interface SampleRequest {
   preset?: string;
   eta?: number;
   r?: number;
-  steps: number;
+  /** Default: the process's sampleSteps, else 100 (samplingSteps). */
+  steps?: number;
   grid: GridKind;
   n: number;
   seed: number;
@@ -378,12 +379,18 @@ export interface SamplerSetup {
   rng: Rng;
 }
 
+/** The sampling steps of a request: --steps, else the process's default (ar: its length; block: a multiple of its blocks), else 100. */
+export function samplingSteps(m: Model, req: Pick<SampleRequest, "steps">): number {
+  return req.steps ?? m.setup.sampleSteps ?? 100;
+}
+
 /** The sampling grid of a request, for the process's time domain. */
 function samplingGrid(m: Model, req: SampleRequest): number[] {
+  const steps = samplingSteps(m, req);
   try {
-    return makeGrid(req.grid, req.steps, m.setup.process.time);
+    return makeGrid(req.grid, steps, m.setup.process.time);
   } catch (e) {
-    throw new UsageError(`--steps ${req.steps}: ${(e as Error).message}`);
+    throw new UsageError(`--steps ${steps}: ${(e as Error).message}`);
   }
 }
 

@@ -179,6 +179,8 @@ export interface ProcessSetup {
   inpaint?: "paste" | "reveal";
   /** Names accepted by --preset (the first is the default); none: only --r. */
   presets?: readonly string[];
+  /** Sampling steps when --steps is not given (default 100): a process whose grid is constrained picks a valid one (ar: its length; block: a multiple of its blocks). */
+  sampleSteps?: number;
   /**
    * The sampler's r and denoiser for a request. Without it the generic
    * setting is used: r = --r (default 0) and the denoiser as is.

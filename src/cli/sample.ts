@@ -4,7 +4,7 @@ import type { Tensor } from "../core/tensor.js";
 import { writeFileAtomic } from "../viz/files.js";
 import { addFlags, checkPreset, sampleFlags, sampleSchema, toSampleRequest } from "./common.js";
 import { UsageError, bool, check, choice, readOptions, real, rejectUnknown, text } from "./options.js";
-import { conditionModel, disposeModel, drawSamples, loadModel, type Model, useEngine } from "./pipeline.js";
+import { conditionModel, disposeModel, drawSamples, loadModel, samplingSteps, type Model, useEngine } from "./pipeline.js";
 import { prepareOutFolder } from "./run-folder.js";
 import { inpaintImages } from "./inpaint.js";
 import { REGIONS } from "../images/inpaint.js";
@@ -58,7 +58,7 @@ export function sampleCommand(): Command {
         const png = join(out, "inpaint.png");
         res.picture.save(png);
         const files = [...writeSamples(model.data, res.samples, out, "json"), png];
-        console.log(`${res.samples.shape[0]} completions (${perImage} per image), ${res.label}, ${o.steps} ${o.grid} steps in ${res.seconds.toFixed(2)} s`);
+        console.log(`${res.samples.shape[0]} completions (${perImage} per image), ${res.label}, ${samplingSteps(model, o)} ${o.grid} steps in ${res.seconds.toFixed(2)} s`);
         for (const f of files) console.log(`wrote ${f}`);
         return;
       }
@@ -87,7 +87,7 @@ export function sampleCommand(): Command {
       if (model.data.picture) {
         const png = join(out, "samples.png");
         const what = o.class !== undefined ? `class ${o.class}${o.guidance ? `, guidance ${o.guidance}` : ""}, ` : "";
-        model.data.picture(res.samples, `${what}${res.label}, ${o.steps} steps`).save(png);
+        model.data.picture(res.samples, `${what}${res.label}, ${samplingSteps(model, o)} steps`).save(png);
         files.push(png);
       }
       if (res.snapshots && model.data.trajectory) {
@@ -95,7 +95,7 @@ export function sampleCommand(): Command {
         model.data.trajectory(res.snapshots).save(png);
         files.push(png);
       }
-      console.log(`${res.samples.shape[0]} samples, ${res.label}, ${o.steps} ${o.grid} steps in ${res.seconds.toFixed(2)} s`);
+      console.log(`${res.samples.shape[0]} samples, ${res.label}, ${samplingSteps(model, o)} ${o.grid} steps in ${res.seconds.toFixed(2)} s`);
       for (const f of files) console.log(`wrote ${f}`);
     } finally {
       disposeModel(model);

@@ -299,7 +299,7 @@ registerProcess({
 
 registerProcess({
   name: "ar",
-  description: "autoregressive baseline: masking in a fixed right-to-left order (x_t is a prefix of x0), a causal network, exact bits/char; sample with --steps = the chunk length",
+  description: "autoregressive baseline: masking in a fixed right-to-left order (x_t is a prefix of x0), a causal network, exact bits/char; sampling takes one step per character (--steps defaults to the chunk length)",
   kinds: ["tokens"],
   flags: [],
   options: z.object({}),
@@ -314,6 +314,7 @@ registerProcess({
     });
     return {
       ...setup,
+      sampleSteps: L,
       // The causal network predicts position i from a fully visible prefix only: one position per step.
       async sampler(req, denoiser) {
         if (req.preset !== undefined || req.eta !== undefined) throw new UsageError("--preset/--eta: the ar process has none (its noise is fixed; every r samples the same)");
@@ -329,11 +330,11 @@ registerProcess({
   description: "block diffusion (BD3-LM): masking diffusion within blocks of --block characters, the blocks generated left to right; a block-causal network; --block 1 is autoregression, --block = the chunk length is mask",
   kinds: ["tokens"],
   flags: [
-    { key: "block", flag: "--block <n>", description: "characters per block, dividing the chunk length (default 4)" },
+    { key: "block", flag: "--block <n>", description: "characters per block, dividing the chunk length (default 2: measured best, see the README)" },
     { key: "schedule", flag: "--schedule <name>", description: "destruction schedule m(t) within a block: linear, cosine, log-linear (default linear)" },
     { key: "weighting", flag: "--weighting <name>", description: "loss over masked tokens: mean (plain mean) or elbo (m'(t)/m(t) weights: an unbiased estimate of the block NELBO) (default mean)" },
   ],
-  options: z.object({ block: int(1, 4096).default(4), schedule: choice(scheduleNames).default("linear"), weighting: choice(["mean", "elbo"]).default("mean") }),
+  options: z.object({ block: int(1, 4096).default(2), schedule: choice(scheduleNames).default("linear"), weighting: choice(["mean", "elbo"]).default("mean") }),
   build(o: { block: number; schedule: ScheduleKey; weighting: "mean" | "elbo" }, data) {
     const L = data.train.shape[1];
     if (data.pad !== undefined) throw new UsageError(`--process block works on fixed-length chunks (--text-unit chunk), not on ${data.name}`);
@@ -351,6 +352,8 @@ registerProcess({
     });
     return {
       ...setup,
+      // Every block boundary on the grid: the multiple of K steps nearest above 100.
+      sampleSteps: K * Math.ceil(100 / K),
       // Each sampling step must stay inside one block: the network reads the earlier blocks as clean text.
       async sampler(req, denoiser) {
         if (req.preset !== undefined || req.eta !== undefined) throw new UsageError("--preset/--eta: the block process has none; use --r");
