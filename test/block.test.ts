@@ -258,3 +258,32 @@ test("CLI: udm train/sample/eval --nll with --process block; bad --block, --step
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test("CLI: udm demo on text with --process block samples a valid grid by default and scores words, not an energy distance", async () => {
+  const { main } = await import("../src/cli/main.js");
+  const { mkdtempSync, readFileSync, rmSync } = await import("node:fs");
+  const { tmpdir } = await import("node:os");
+  const { join } = await import("node:path");
+  const dir = mkdtempSync(join(tmpdir(), "udm-block-demo-"));
+  const log = console.log;
+  const logs: string[] = [];
+  console.log = (...a: unknown[]) => void logs.push(a.join(" "));
+  try {
+    const out = join(dir, "demo");
+    const args = ["demo", "--data", "text:carroll-alice", "--process", "block", "--block", "4", "--text-length", "32", "--steps", "3", "--batch-size", "8", "--tf-dim", "16", "--tf-layers", "1", "--out", out];
+    assert.equal(await main(args), 0, logs.join("\n"));
+    const metrics = JSON.parse(readFileSync(join(out, "metrics.json"), "utf8"));
+    assert.equal(metrics.samplers.length, 2);
+    for (const s of metrics.samplers) {
+      // 8 blocks of 4: the multiple of 8 nearest above 100; 64 chunks by default on text.
+      assert.equal(s.steps, 104);
+      assert.equal(s.samples, 64);
+      assert.ok(s.wordShare >= 0 && s.wordShare <= 1 && s.wordShareHeldOut > 0.9, JSON.stringify(s));
+      assert.equal(s["energy distance"], undefined);
+    }
+    assert.ok(metrics.heldOutNll.bitsPerDim > 0);
+  } finally {
+    console.log = log;
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

@@ -7,7 +7,7 @@ import { writeReport, type ReportSection } from "../viz/report.js";
 import { addFlags, parseRunSpec, runFlags, toTrainRun, trainFlags, trainSchema } from "./common.js";
 import { check, choice, int, readOptions } from "./options.js";
 import { findData } from "./registry.js";
-import { buildSetup, disposeModel, drawSamples, loadModel, scoreSamples, trainSetup, engineNotice, useEngine, type SampleRequest, type Setup, type TrainRun } from "./pipeline.js";
+import { buildSetup, disposeModel, drawSamples, loadModel, samplingSteps, scoreSamples, trainSetup, engineNotice, useEngine, type SampleRequest, type Setup, type TrainRun } from "./pipeline.js";
 import { checkOutFolder, lockRunFolder, prepareOutFolder } from "./run-folder.js";
 import type { NllResult } from "./registry.js";
 import { writeSamples } from "./sample.js";
@@ -22,10 +22,13 @@ const DEMO_STEPS = 2500;
  * minutes on 2 cores (README). Flags given by the user win.
  */
 const IMAGE_DEMO = { maxSeconds: 480, batchSize: 64, count: 64, sampleSteps: 50, presets: ["ddim", "ddpm"] };
+/** Text: 64 chunks are plenty to read and to count real words (2,000 would take minutes to sample). */
+const TEXT_DEMO = { count: 64 };
 
 /** The demo's sampling options; training options are train's (trainFlags), with the demo's defaults. */
 const demoSchema = z.object({
-  sampleSteps: int(1, 100_000).default(100),
+  // Default: the process's (samplingSteps: 100, the chunk length for ar, a multiple of the blocks for block).
+  sampleSteps: int(1, 100_000).optional(),
   grid: choice(["uniform", "quadratic"]).default("uniform"),
   count: int(1, 100_000).default(2000),
 });
@@ -45,7 +48,7 @@ export function demoCommand(): Command {
     .description("train + sample the default 2-D model; writes pictures and report.html to udm-out/demo/")
     .option("--config <file>", "JSON file of options (keys as the flags in camelCase; flags win)")
     .option("--out <dir>", "output folder (default udm-out/demo); a previous demo there is replaced, a udm train checkpoint only with --force")
-    .option("--sample-steps <n>", "sampling steps (default 100)")
+    .option("--sample-steps <n>", "sampling steps (default 100; ar: the chunk length; block: a multiple of its blocks)")
     .option("--grid <kind>", "sampling time grid: uniform or quadratic (default uniform)")
     .option("-n, --count <n>", "samples per preset (default 2000)");
   addFlags(cmd, [...runFlags(), ...demoTrainFlags.map((f) => (f.key === "steps" ? { ...f, description: `optimizer steps (default ${DEMO_STEPS})` } : f))]);
@@ -53,7 +56,8 @@ export function demoCommand(): Command {
     const t0 = performance.now();
     const raw = readOptions(flags, flags.config as string | undefined);
     const spec = parseRunSpec(raw, [...Object.keys(demoSchema.shape), "out", ...demoTrainFlags.map((f) => f.key)], "demo");
-    const images = findData(spec.data).entry.kind === "image";
+    const kind = findData(spec.data).entry.kind;
+    const images = kind === "image";
     const given = (key: string) => raw.sources[key] !== undefined;
     const o = check(demoSchema, raw);
     const run = { ...toTrainRun(check(demoTrainSchema, raw)), resume: false };
@@ -63,6 +67,7 @@ export function demoCommand(): Command {
       if (!given("count")) o.count = IMAGE_DEMO.count;
       if (!given("sampleSteps")) o.sampleSteps = IMAGE_DEMO.sampleSteps;
     }
+    if (kind === "tokens" && !given("count")) o.count = TEXT_DEMO.count;
     checkOutFolder(run, "demo");
     // The first line names the engine.
     useEngine(run.engine, () => undefined, run.threads);
@@ -92,21 +97,24 @@ async function demo(s: Setup, run: TrainRun, o: z.output<typeof demoSchema>, t0:
   let nll: NllResult | undefined;
   const sections: ReportSection[] = [{ heading: "Training loss", images: [{ svg: trained.lossChart.svg, caption: `${trained.step} steps, batch ${run.batchSize}, lr ${run.lr}` }] }];
   try {
+    const steps = samplingSteps(model, { steps: o.sampleSteps });
     const images = model.data.kind === "image";
     const presets = model.setup.presets?.filter((p) => !images || IMAGE_DEMO.presets.includes(p));
     const requests: SampleRequest[] = (presets?.length ? presets.map((p) => ({ preset: p })) : [{ r: 0 }, { r: 1 }]).map(
-      (p) => ({ ...p, steps: o.sampleSteps, grid: o.grid, n: o.count, seed: 1, trajectory: true }),
+      (p) => ({ ...p, steps, grid: o.grid, n: o.count, seed: 1, trajectory: true }),
     );
     for (const req of requests) {
       const res = await drawSamples(model, req);
-      const score = scoreSamples(res.samples, model.data);
+      // Energy distance between token ids measures nothing: text is scored by its own metrics (the share of real words).
+      const score = model.data.kind === "tokens" ? undefined : scoreSamples(res.samples, model.data);
+      const extra: Record<string, number> = (await model.data.metrics?.(res.samples)) ?? {};
       const tag = (req.preset ?? `r${req.r}`).replace(/[^a-z0-9.-]+/gi, "-");
       const dir = join(run.out, `samples-${tag}`);
       const files = writeSamples(model.data, res.samples, dir, "auto");
       const pictures = [];
       if (model.data.picture) {
         const png = join(run.out, `samples-${tag}.png`);
-        const picture = model.data.picture(res.samples, `${res.label}, ${o.sampleSteps} steps`);
+        const picture = model.data.picture(res.samples, `${res.label}, ${steps} steps`);
         picture.save(png);
         const caption = model.data.kind === "points" ? `held-out data (blue) vs ${res.samples.shape[0]} samples (orange), ${res.label}` : `${res.samples.shape[0]} samples, ${res.label}`;
         pictures.push({ svg: picture.svg, path: png, caption });
@@ -118,14 +126,18 @@ async function demo(s: Setup, run: TrainRun, o: z.output<typeof demoSchema>, t0:
         pictures.push({ svg: picture.svg, path: png, caption: `x_t along the ${res.label} run, from t = 1 to t = 0` });
       }
       sections.push({ heading: `Sampler: ${res.label}`, images: pictures });
-      rows.push({ sampler: res.label, steps: o.sampleSteps, grid: o.grid, samples: score.n, "energy distance": score.energy, "floor (train vs held-out)": score.floor, "sampling s": res.seconds });
-      say(`${res.label.padEnd(18)} energy distance to held-out ${score.energy.toFixed(4)} (floor ${score.floor.toFixed(4)}), ${res.seconds.toFixed(1)} s -> ${files.join(", ")}`);
+      const scores: Record<string, number> = score ? { "energy distance": score.energy, "floor (train vs held-out)": score.floor } : {};
+      rows.push({ sampler: res.label, steps, grid: o.grid, samples: res.samples.shape[0], ...scores, ...extra, "sampling s": res.seconds });
+      const scored = score
+        ? `energy distance to held-out ${score.energy.toFixed(4)} (floor ${score.floor.toFixed(4)})`
+        : Object.entries(extra).map(([k, v]) => `${k} ${v.toFixed(3)}`).join(", ");
+      say(`${res.label.padEnd(18)} ${scored}, ${res.seconds.toFixed(1)} s -> ${files.join(", ")}`);
     }
     // The likelihood of images (an ODE per image) would take longer than the demo itself.
     if (model.setup.nll && !images) {
       const rows = sliceBatch(model.data.heldOut, 0, Math.min(200, model.data.heldOut.shape[0]));
       nll = await model.setup.nll(model.denoiser, rows, 0);
-      say(`held-out NLL ${nll.nll.toFixed(3)} +- ${nll.nllStderr.toFixed(3)} nats (${rows.shape[0]} rows; ${nll.method})`);
+      say(`held-out NLL ${nll.nll.toFixed(3)} +- ${nll.nllStderr.toFixed(3)} nats per row, ${nll.bitsPerDim.toFixed(3)} bits/dim (${rows.shape[0]} rows; ${nll.method})`);
     }
   } finally {
     disposeModel(model);
@@ -135,8 +147,11 @@ async function demo(s: Setup, run: TrainRun, o: z.output<typeof demoSchema>, t0:
   writeFileAtomic(join(run.out, "metrics.json"), JSON.stringify(metrics, null, 2) + "\n");
   writeReport(join(run.out, "report.html"), {
     title: `udm demo: ${spec.process.name} diffusion on ${s.data.name}`,
-    note: `${s.data.train.shape[0]} training rows, ${s.network.name} ${JSON.stringify(spec.network.options)}, ${trained.step} steps in ${trained.seconds.toFixed(1)} s; total ${seconds.toFixed(1)} s. Energy distance: lower is better; the floor is what a perfect model reaches at this sample size.` +
-      (nll ? ` Held-out NLL: ${nll.nll.toFixed(3)} +- ${nll.nllStderr.toFixed(3)} nats per point (${nll.method}).` : ""),
+    note: `${s.data.train.shape[0]} training rows, ${s.network.name} ${JSON.stringify(spec.network.options)}, ${trained.step} steps in ${trained.seconds.toFixed(1)} s; total ${seconds.toFixed(1)} s. ` +
+      (s.data.kind === "tokens"
+        ? "wordShare: the share of generated words found in the training text's word list; wordShareHeldOut: the same for held-out text (the ceiling)."
+        : "Energy distance: lower is better; the floor is what a perfect model reaches at this sample size.") +
+      (nll ? ` Held-out NLL: ${nll.nll.toFixed(3)} +- ${nll.nllStderr.toFixed(3)} nats per row, ${nll.bitsPerDim.toFixed(3)} bits/dim (${nll.method}).` : ""),
     metrics: rows,
     sections,
   });
