@@ -3,8 +3,9 @@ import { tensor, type Tensor } from "../core/tensor.js";
 import type { BlockMaskingProcess } from "../processes/block.js";
 import type { Objective } from "../train/types.js";
 import type { CategoricalModel } from "./denoiser.js";
-import { maskingElboWeight, nelboSummary, type NelboResult } from "./elbo.js";
-import { elboLoss } from "./objective.js";
+import { masking } from "../processes/masking.js";
+import { nelboSummary, type NelboResult } from "./elbo.js";
+import { tokenObjective } from "./objective.js";
 
 /**
  * Training and the bound of block diffusion (src/processes/block.ts).
@@ -24,15 +25,16 @@ export function localTime(t: number, K: number): number {
   return t <= 0 ? 0 : Math.min(1, K * t - Math.ceil(K * t) + 1);
 }
 
-/** x0 with every block masked where u_i < m(tau) (the vectorised training input's noisy half). */
+/** The masking that acts within one block (the block process's schedule and [MASK] id), run at the local times. */
+function withinBlock(process: BlockMaskingProcess) {
+  const within = masking({ vocab: process.vocab, schedule: process.schedule });
+  return { within, local: (t: Float32Array) => Float32Array.from(t, (s) => localTime(s, process.blocks)) };
+}
+
+/** x0 with every block masked where u_i < m(tau) (the vectorised training input's noisy half): masking at the local time. */
 export function maskAllBlocks(process: BlockMaskingProcess, x0: Tensor, t: Float32Array, u: Tensor): Tensor {
-  const [rows, L] = x0.shape;
-  const out = new Float32Array(rows * L);
-  for (let r = 0; r < rows; r++) {
-    const m = process.schedule.m(localTime(t[r], process.blocks));
-    for (let i = r * L; i < r * L + L; i++) out[i] = u.data[i] < m || m >= 1 ? process.maskId : x0.data[i];
-  }
-  return tensor(x0.shape, out);
+  const { within, local } = withinBlock(process);
+  return within.forward(x0, local(t), u);
 }
 
 /**
@@ -43,20 +45,24 @@ export function maskAllBlocks(process: BlockMaskingProcess, x0: Tensor, t: Float
  */
 export function blockObjective(process: BlockMaskingProcess, opts: { weighting?: "mean" | "elbo" } = {}): Objective<Tensor, Tensor> & { description: Record<string, unknown> } {
   const weighting = opts.weighting ?? "mean";
-  const K = process.blocks;
-  const local = { time: { kind: "continuous" as const }, schedule: process.schedule, maskId: process.maskId };
+  // Within a block it is masking's objective at the local time (its weights: 1, or m'(tau)/m(tau) on masked tokens).
+  const { within, local } = withinBlock(process);
+  const inner = tokenObjective(within, { weighting });
   // input() and target() are called with the same batch (x0, t, u): mask it once.
-  let last: { x0: Tensor; t: Float32Array; u: Tensor; noisy: Tensor } | undefined;
-  const noisyOf = (x0: Tensor, t: Float32Array, u: Tensor): Tensor => {
-    if (last?.x0 !== x0 || last.t !== t || last.u !== u) last = { x0, t, u, noisy: maskAllBlocks(process, x0, t, u) };
-    return last.noisy;
+  let last: { x0: Tensor; t: Float32Array; u: Tensor; tau: Float32Array; noisy: Tensor } | undefined;
+  const noisyOf = (x0: Tensor, t: Float32Array, u: Tensor) => {
+    if (last?.x0 !== x0 || last.t !== t || last.u !== u) {
+      const tau = local(t);
+      last = { x0, t, u, tau, noisy: within.forward(x0, tau, u) };
+    }
+    return last;
   };
   return {
-    loss: weighting === "mean" ? "ce" : elboLoss,
+    loss: inner.loss,
     description: { kind: "tokens", weight: "masked positions of every block", weighting, process: process.name, input: "[x_t, x0], all blocks at one local time" },
     input(x0, _xt, t, u) {
       const [rows, L] = x0.shape;
-      const noisy = noisyOf(x0, t, u);
+      const { noisy } = noisyOf(x0, t, u);
       const both = new Float32Array(rows * 2 * L);
       for (let r = 0; r < rows; r++) {
         both.set(noisy.data.subarray(r * L, r * L + L), r * 2 * L);
@@ -65,14 +71,8 @@ export function blockObjective(process: BlockMaskingProcess, opts: { weighting?:
       return tensor([rows, 2 * L], both);
     },
     target(x0, _xt, t, u) {
-      const [rows, L] = x0.shape;
-      const noisy = noisyOf(x0, t, u);
-      const w = new Float32Array(rows * L);
-      for (let r = 0; r < rows; r++) {
-        const wr = weighting === "mean" ? 1 : maskingElboWeight(local, localTime(t[r], K));
-        for (let i = r * L; i < r * L + L; i++) w[i] = noisy.data[i] === process.maskId ? wr : 0;
-      }
-      return { target: x0, weight: tensor(x0.shape, w) };
+      const { noisy, tau } = noisyOf(x0, t, u);
+      return inner.target(x0, noisy, tau, u);
     },
   };
 }

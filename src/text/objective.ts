@@ -29,7 +29,7 @@ export type TokenWeighting = "mean" | "elbo" | "count";
 export const tokenWeightings = ["mean", "elbo", "count"] as const;
 
 /** sum(w * CE) / (B L): the ELBO weights are absolute. Its two sums let a big batch run as micro-batches. */
-export const elboLoss: LossFn = Object.assign((out: JArray, target: JArray, weight: JArray) => weightedSumLoss("ce", out, target, weight), {
+const elboLoss: LossFn = Object.assign((out: JArray, target: JArray, weight: JArray) => weightedSumLoss("ce", out, target, weight), {
   sums: (out: JArray, target: JArray, weight: JArray) => weightedSumSums("ce", out, target, weight),
 });
 
