@@ -105,8 +105,7 @@ async function demo(s: Setup, run: TrainRun, o: z.output<typeof demoSchema>, t0:
     );
     for (const req of requests) {
       const res = await drawSamples(model, req);
-      // Energy distance between token ids measures nothing: text is scored by its own metrics (the share of real words).
-      const score = model.data.kind === "tokens" ? undefined : scoreSamples(res.samples, model.data);
+      const score = scoreSamples(res.samples, model.data);
       const extra: Record<string, number> = (await model.data.metrics?.(res.samples)) ?? {};
       const tag = (req.preset ?? `r${req.r}`).replace(/[^a-z0-9.-]+/gi, "-");
       const dir = join(run.out, `samples-${tag}`);

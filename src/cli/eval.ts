@@ -36,8 +36,8 @@ export function evalCommand(): Command {
       checkPreset(o.preset, model.setup.presets, model.spec.process.name);
       if (o.nll && !model.setup.nll) throw new UsageError(`--nll: process ${model.spec.process.name} has no likelihood`);
       const res = await drawSamples(model, toSampleRequest(o));
-      // Energy distance between token ids measures nothing: text is scored by --nll (bits per character).
-      const score = model.data.kind === "tokens" ? undefined : scoreSamples(res.samples, model.data);
+      const steps = samplingSteps(model, o);
+      const score = scoreSamples(res.samples, model.data);
       const extra = (await model.data.metrics?.(res.samples)) ?? {};
       const report = {
         checkpoint: model.dir,
@@ -45,7 +45,7 @@ export function evalCommand(): Command {
         process: model.spec.process.name,
         step: model.config.step,
         sampler: res.label,
-        steps: samplingSteps(model, o),
+        steps,
         grid: o.grid,
         samples: res.samples.shape[0],
         energyDistance: score?.energy ?? null,
@@ -54,7 +54,7 @@ export function evalCommand(): Command {
         sampleSeconds: res.seconds,
       };
       if (!o.json) {
-        console.log(`${model.data.name}, ${model.spec.process.name}, step ${model.config.step}: ${res.label}, ${samplingSteps(model, o)} ${o.grid} steps`);
+        console.log(`${model.data.name}, ${model.spec.process.name}, step ${model.config.step}: ${res.label}, ${steps} ${o.grid} steps`);
         if (score) console.log(`energy distance to held-out data: ${score.energy.toPrecision(4)} (n = ${score.n}; training rows vs held-out: ${score.floor.toPrecision(4)})`);
         // A metric's floor and ceiling (keys <name>Floor, <name>Ceiling) are printed beside it.
         for (const [k, v] of Object.entries(extra)) {

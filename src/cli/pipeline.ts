@@ -461,8 +461,11 @@ async function drawWithSolver(m: Model, req: SampleRequest): Promise<SampleResul
  * Energy distance of the samples to held-out data, and the same statistic
  * for training rows vs held-out: the floor that a perfect model would reach
  * at this sample size. Uses up to `max` rows of each (the cost is quadratic).
+ * Undefined for token data: a distance between token ids measures nothing
+ * (text is scored by its metrics, the share of real words, and --nll).
  */
-export function scoreSamples(samples: Tensor, data: DataSet, max = 2000): { energy: number; floor: number; n: number } {
+export function scoreSamples(samples: Tensor, data: DataSet, max = 2000): { energy: number; floor: number; n: number } | undefined {
+  if (data.kind === "tokens") return undefined;
   const n = Math.min(samples.shape[0], data.heldOut.shape[0], data.train.shape[0], max);
   const held = sliceBatch(data.heldOut, 0, n);
   return {

@@ -50,6 +50,7 @@ export function sampleCommand(): Command {
     try {
       checkPreset(o.preset, model.setup.presets, model.spec.process.name);
       if (o.class !== undefined) conditionModel(model, classCondition(model, o.class, o.guidance, o.count));
+      const steps = samplingSteps(model, o);
       if (o.inpaint !== undefined) {
         const out = o.out ?? join(model.runDir, "inpaint");
         prepareOutFolder(out, { create: false });
@@ -58,7 +59,7 @@ export function sampleCommand(): Command {
         const png = join(out, "inpaint.png");
         res.picture.save(png);
         const files = [...writeSamples(model.data, res.samples, out, "json"), png];
-        console.log(`${res.samples.shape[0]} completions (${perImage} per image), ${res.label}, ${samplingSteps(model, o)} ${o.grid} steps in ${res.seconds.toFixed(2)} s`);
+        console.log(`${res.samples.shape[0]} completions (${perImage} per image), ${res.label}, ${steps} ${o.grid} steps in ${res.seconds.toFixed(2)} s`);
         for (const f of files) console.log(`wrote ${f}`);
         return;
       }
@@ -87,7 +88,7 @@ export function sampleCommand(): Command {
       if (model.data.picture) {
         const png = join(out, "samples.png");
         const what = o.class !== undefined ? `class ${o.class}${o.guidance ? `, guidance ${o.guidance}` : ""}, ` : "";
-        model.data.picture(res.samples, `${what}${res.label}, ${samplingSteps(model, o)} steps`).save(png);
+        model.data.picture(res.samples, `${what}${res.label}, ${steps} steps`).save(png);
         files.push(png);
       }
       if (res.snapshots && model.data.trajectory) {
@@ -95,7 +96,7 @@ export function sampleCommand(): Command {
         model.data.trajectory(res.snapshots).save(png);
         files.push(png);
       }
-      console.log(`${res.samples.shape[0]} samples, ${res.label}, ${samplingSteps(model, o)} ${o.grid} steps in ${res.seconds.toFixed(2)} s`);
+      console.log(`${res.samples.shape[0]} samples, ${res.label}, ${steps} ${o.grid} steps in ${res.seconds.toFixed(2)} s`);
       for (const f of files) console.log(`wrote ${f}`);
     } finally {
       disposeModel(model);
