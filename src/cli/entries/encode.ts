@@ -82,7 +82,7 @@ registerProcess({
         const model = modelOf.get(denoiser);
         if (!model) throw new Error(`${process.name}: --nll needs the denoiser this process builds`);
         const r = await encodingNelbo(model, process, rows, { rng: new Rng(seed), samplesPerSeq: 4 });
-        return nllOf(r, rows, "Gaussian diffusion NELBO in embedding space (VDM) + decoder at t = 0.001, 4 draws per row", data.pad);
+        return nllOf(r, rows, "Gaussian diffusion NELBO in embedding space (VDM) + decoder at t = 0.001, 4 draws per row", data);
       },
     };
   },

