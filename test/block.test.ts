@@ -15,6 +15,7 @@ import { autoregressiveNll } from "../src/text/autoregressive.js";
 import { networkCategorical, type CategoricalModel } from "../src/text/denoiser.js";
 import { transformer } from "../src/model/transformer.js";
 import { train } from "../src/train/train.js";
+import { withCli } from "./support/cli.js";
 
 await init("wasm");
 
@@ -220,19 +221,9 @@ test("a block Transformer trained on the strings approaches their entropy (exact
 });
 
 test("CLI: udm train/sample/eval --nll with --process block; bad --block, --steps and --infill are refused", async () => {
-  const { main } = await import("../src/cli/main.js");
-  const { mkdtempSync, readFileSync, rmSync } = await import("node:fs");
-  const { tmpdir } = await import("node:os");
+  const { readFileSync } = await import("node:fs");
   const { join } = await import("node:path");
-  const dir = mkdtempSync(join(tmpdir(), "udm-block-"));
-  const logs: string[] = [];
-  const errors: string[] = [];
-  const stderr = process.stderr;
-  const [log, write] = [console.log, stderr.write];
-  console.log = (...a: unknown[]) => void logs.push(a.join(" "));
-  // udm's one-line usage errors go to stderr.
-  stderr.write = ((chunk: string | Uint8Array) => errors.push(String(chunk)) > 0) as typeof stderr.write;
-  try {
+  await withCli("udm-block-", async ({ dir, logs, errors, main }) => {
     const tiny = ["--data", "text:carroll-alice", "--text-length", "32", "--steps", "3", "--batch-size", "8", "--tf-dim", "16", "--tf-layers", "1", "--quiet"];
     assert.equal(await main(["train", ...tiny, "--process", "block", "--block", "5", "--out", join(dir, "bad")]), 2);
     assert.ok(errors.some((e) => /--block 5 must divide the chunk length 32/.test(e)), errors.join("\n"));
@@ -252,11 +243,7 @@ test("CLI: udm train/sample/eval --nll with --process block; bad --block, --step
     assert.ok(errors.some((e) => /--infill: the block process generates its blocks left to right/.test(e)), errors.join("\n"));
     assert.equal(await main(["eval", "--checkpoint", join(dir, "m"), "-n", "4", "--steps", "8", "--nll", "--nll-rows", "20"]), 0);
     assert.ok(logs.some((l) => /held-out NLL: .* bits\/dim .*block NELBO \(BD3-LM\)/.test(l)), logs.join("\n"));
-  } finally {
-    console.log = log;
-    stderr.write = write;
-    rmSync(dir, { recursive: true, force: true });
-  }
+  });
 });
 
 test("CLI: udm demo on text with --process block samples a valid grid by default and scores words, not an energy distance", async () => {

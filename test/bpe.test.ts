@@ -3,6 +3,7 @@ import assert from "node:assert/strict";
 import { bpeEncoder, bpePieces, splitWords, trainBpe } from "../src/data/bpe.js";
 import { decode, gutenbergText, loadText, normaliseText } from "../src/data/text.js";
 import { parseTemplate } from "../src/text/infill.js";
+import { withCli } from "./support/cli.js";
 
 test("byte-pair merges by hand: 'aaab aaab ab' learns aa, ab, aaab and stops when no pair occurs twice", () => {
   // Words "aaab", " aaab", " ab". Pairs: aa 4, ab 3, " a" 2 -> merge (a, a) = "aa" (id 3).
@@ -53,19 +54,10 @@ test("infill templates: each _ is one token; known runs are encoded on their own
 });
 
 test("CLI: --text-merges trains, samples, infills and reports bits per character; phrases and a changed --resume are refused", async () => {
-  const { main } = await import("../src/cli/main.js");
   const { loadModel, disposeModel } = await import("../src/cli/pipeline.js");
-  const { mkdtempSync, readFileSync, rmSync } = await import("node:fs");
-  const { tmpdir } = await import("node:os");
+  const { readFileSync } = await import("node:fs");
   const { join } = await import("node:path");
-  const dir = mkdtempSync(join(tmpdir(), "udm-bpe-"));
-  const logs: string[] = [];
-  const errors: string[] = [];
-  const stderr = process.stderr;
-  const [log, write] = [console.log, stderr.write];
-  console.log = (...a: unknown[]) => void logs.push(a.join(" "));
-  stderr.write = ((chunk: string | Uint8Array) => errors.push(String(chunk)) > 0) as typeof stderr.write;
-  try {
+  await withCli("udm-bpe-", async ({ dir, logs, errors, main }) => {
     const tiny = ["--data", "text:carroll-alice", "--text-length", "16", "--text-merges", "60", "--steps", "3", "--batch-size", "8", "--tf-dim", "16", "--tf-layers", "1", "--quiet"];
     const m = join(dir, "m");
     assert.equal(await main(["train", ...tiny, "--process", "mask", "--out", m]), 0, errors.join("\n"));
@@ -91,9 +83,5 @@ test("CLI: --text-merges trains, samples, infills and reports bits per character
     assert.ok(errors.some((e) => /--text-merges 60: byte-pair tokens are for chunks/.test(e)), errors.join("\n"));
     assert.equal(await main(["train", ...tiny.map((a) => (a === "60" ? "80" : a)), "--process", "mask", "--out", m, "--resume"]), 2);
     assert.ok(errors.some((e) => /--text-merges 80 conflicts with the checkpoint/.test(e)), errors.join("\n"));
-  } finally {
-    console.log = log;
-    stderr.write = write;
-    rmSync(dir, { recursive: true, force: true });
-  }
+  });
 });
