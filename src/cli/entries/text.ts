@@ -51,7 +51,7 @@ export interface TextDataSet extends DataSet {
 const textOptions = z.object({
   textUnit: choice(["auto", "chunk", "phrase", "word"]).default("auto"),
   textLength: int(1, 4096).optional(),
-  textMerges: int(0, 65536).default(0),
+  textMerges: int(0, 65536).optional(),
 });
 
 registerData({
@@ -67,14 +67,15 @@ registerData({
   options: textOptions,
   load: ({ arg, heldOut, options, sequences }): TextDataSet => {
     const o = textOptions.parse(options);
+    const merges = o.textMerges ?? 0;
     const unit = o.textUnit === "auto" ? (sequences === "variable" ? "phrase" : "chunk") : o.textUnit;
     const cap = (t: Tensor) => (t.shape[0] > heldOut ? sliceBatch(t, 0, heldOut) : t);
     if (unit === "chunk") {
-      const d = loadText(textSource(arg!), { length: o.textLength ?? (o.textMerges > 0 ? TOKEN_LENGTH : TEXT_LENGTH), merges: o.textMerges });
+      const d = loadText(textSource(arg!), { length: o.textLength ?? (merges > 0 ? TOKEN_LENGTH : TEXT_LENGTH), merges });
       const words = [...wordList(decode(d.train.data, d.vocab))].sort(); // the chunks in order are the training text
       return textDataSet(arg!, d.train, cap(d.heldOut), d.vocab.chars, d.heldOutText, words, undefined, d.bpe?.merges);
     }
-    if (o.textMerges > 0) throw new UsageError(`--text-merges ${o.textMerges}: byte-pair tokens are for chunks (--text-unit chunk); ${unit}s are modelled character by character`);
+    if (merges > 0) throw new UsageError(`--text-merges ${merges}: byte-pair tokens are for chunks (--text-unit chunk); ${unit}s are modelled character by character`);
     // Sequences of varying length: PAD (id V) is one more token for the processes that ignore lengths.
     const d = loadTextUnits(textSource(arg!), { unit, maxLength: o.textLength ?? UNIT_LENGTH[unit] });
     const V = d.vocab.chars.length;
