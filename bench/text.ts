@@ -57,6 +57,8 @@ const stepsList = arg("sample-steps", "16,64,256").split(",").map(Number);
 /** Network and optimiser options shared by every setting (the CLI defaults unless given here). */
 const netOptions = { tfDim: given("dim"), tfLayers: given("layers"), tfHeads: given("heads"), tfWindow: given("window"), tfAlibi: given("alibi") };
 const dataOptions = { textLength: given("length"), textMerges: given("merges") };
+/** Byte-pair merges (--merges M), 0 for characters. */
+const merges = Number(dataOptions.textMerges ?? 0);
 // Batch 32: the CLI default of 256 rows of 128 characters leaves too few steps for a 20-minute budget.
 const trainOptions = { batchSize: given("batch") ?? "32", lr: given("lr"), lrSchedule: given("lr-schedule") };
 const netFlags = [...asFlags(dataOptions), ...asFlags(netOptions), ...asFlags(trainOptions)];
@@ -158,7 +160,7 @@ async function score(setting: string, m: Model, trainSteps: number, trainSeconds
     weights: paramCount(m.params),
     length: L,
     charactersPerChunk: (data.characters?.(data.heldOut) ?? data.heldOut.data.length) / data.heldOut.shape[0],
-    merges: Number(dataOptions.textMerges ?? 0),
+    merges,
     bitsPerChar: nll.bitsPerDim,
     bitsPerCharStderr: nll.bitsPerDimStderr,
     nllMethod: nll.method,
@@ -207,8 +209,7 @@ async function runTorch(dir: string, setting: string): Promise<Result> {
   // The CLI's schemas read the flags' strings themselves (numbers, true/false), as for `udm train`.
   const net = definedOf(netOptions);
   const textLength = dataOptions.textLength === undefined ? undefined : Number(dataOptions.textLength);
-  const textMerges = Number(dataOptions.textMerges ?? 0);
-  const spec = { data: `text:${book}`, dataOptions: { textUnit: "auto", textLength, textMerges }, n: 10000, heldOut: 100000, seed: 0, process, network: { name: "transformer", options: findNetwork("transformer", "tokens").options.parse(net) } };
+  const spec = { data: `text:${book}`, dataOptions: { textUnit: "auto", textLength, textMerges: merges }, n: 10000, heldOut: 100000, seed: 0, process, network: { name: "transformer", options: findNetwork("transformer", "tokens").options.parse(net) } };
   const s = await buildSetup(spec);
   const cfg = s.network.config as { vocab: number; length: number; dim: number; layers: number; heads: number; window: number; alibi?: boolean };
   // The CLI's training defaults, unless given.

@@ -46,14 +46,7 @@ export function trainBpe(text: string, chars: readonly string[], merges: number)
   const index = new Map(chars.map((c, i) => [c, i]));
   const counts = new Map<string, number>();
   for (const w of splitWords(text)) counts.set(w, (counts.get(w) ?? 0) + 1);
-  const words = [...counts].map(([w, n]) => ({
-    ids: Array.from(w, (c) => {
-      const id = index.get(c);
-      if (id === undefined) throw new Error(`bpe: character ${JSON.stringify(c)} is not among the base characters`);
-      return id;
-    }),
-    n,
-  }));
+  const words = [...counts].map(([w, n]) => ({ ids: charIds(w, index, "among the base characters"), n }));
   const learned: [number, number][] = [];
   for (let k = 0; k < merges; k++) {
     const pairs = new Map<number, number>();
@@ -69,6 +62,15 @@ export function trainBpe(text: string, chars: readonly string[], merges: number)
     for (const w of words) w.ids = mergePair(w.ids, a, b, id);
   }
   return { chars: [...chars], merges: learned };
+}
+
+/** The ids of a word's characters; a character without one is an error. */
+function charIds(word: string, index: ReadonlyMap<string, number>, where: string): number[] {
+  return Array.from(word, (c) => {
+    const id = index.get(c);
+    if (id === undefined) throw new Error(`bpe: character ${JSON.stringify(c)} is not ${where}`);
+    return id;
+  });
 }
 
 function mergePair(ids: number[], a: number, b: number, id: number): number[] {
@@ -88,11 +90,7 @@ export function bpeEncoder(bpe: Bpe): (text: string) => number[] {
   const rank = new Map(bpe.merges.map(([a, b], k) => [pairKey(a, b), k]));
   const cache = new Map<string, number[]>();
   const word = (w: string): number[] => {
-    let ids = Array.from(w, (c) => {
-      const id = index.get(c);
-      if (id === undefined) throw new Error(`bpe: character ${JSON.stringify(c)} is not in the vocabulary`);
-      return id;
-    });
+    let ids = charIds(w, index, "in the vocabulary");
     for (;;) {
       let best = Infinity;
       for (let i = 0; i + 1 < ids.length; i++) best = Math.min(best, rank.get(pairKey(ids[i], ids[i + 1])) ?? Infinity);

@@ -211,7 +211,7 @@ export interface TextOptions {
   maxVocab?: number;
   /** Tokens: this many BPE merges learned on the training part (src/data/bpe.ts); 0 (default): characters. */
   merges?: number;
-  /** Use these merges (e.g. a checkpoint's) instead of learning them; `vocab` must then be given too. */
+  /** Use these merges (e.g. a checkpoint's) instead of learning them. */
   bpe?: Bpe;
 }
 
